@@ -1,11 +1,91 @@
-//! The XHybridSpoke composition function: a pure `compose` step over typed
-//! models, served over gRPC by the `function-hybrid-spoke` binary.
+//! The XHybridSpoke composition function: a pure `run` step over typed
+//! models, served over gRPC by the `function-hybrid-spoke` binary and run
+//! in-process by `hybrid-spoke render`.
 
-use function_sdk_rust::proto::v1::{RunFunctionRequest, RunFunctionResponse};
+pub mod compose;
+pub mod input;
+pub mod network;
+pub mod render;
+pub mod spoke;
+pub mod status;
+pub mod validate;
+pub mod xrd;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use function_sdk_rust::proto::v1::{Ready, RunFunctionRequest, RunFunctionResponse};
+use function_sdk_rust::resource::{json_to_pb, json_to_struct, struct_to_json};
 use function_sdk_rust::response;
 
+use crate::validate::Invalid;
+
 /// Runs one composition step. Pure: no I/O, never panics on input.
+///
+/// An invalid claim or input yields a single FATAL result naming every field,
+/// value and rule broken, and no composed resources of ours: Crossplane then
+/// keeps what exists and reports the message in the XR's `Synced` condition.
 pub fn run(req: &RunFunctionRequest) -> RunFunctionResponse {
-    // Placeholder until the compose module lands: pass desired state through.
-    response::to(req, response::DEFAULT_TTL)
+    let mut rsp = response::to(req, response::DEFAULT_TTL);
+
+    let input = validate::input(req.input.as_ref().map(struct_to_json));
+    let xr = function_sdk_rust::request::observed_composite(req)
+        .and_then(|r| r.resource.as_ref())
+        .map(struct_to_json)
+        .unwrap_or(serde_json::Value::Null);
+    let spoke = input.and_then(|input| validate::spoke(&xr, input));
+    let spoke = match spoke {
+        Ok(spoke) => spoke,
+        Err(errors) => {
+            response::fatal(&mut rsp, fatal_message(&errors));
+            return rsp;
+        }
+    };
+
+    let ttl = Duration::from_secs(u64::from(spoke.input.ttl_seconds.max(1)));
+    if let Some(meta) = rsp.meta.as_mut() {
+        meta.ttl = Some(pbjson_types::Duration { seconds: ttl.as_secs() as i64, nanos: 0 });
+    }
+
+    let observed: BTreeMap<String, serde_json::Value> = req
+        .observed
+        .as_ref()
+        .map(|o| {
+            o.resources
+                .iter()
+                .filter_map(|(name, r)| Some((name.clone(), struct_to_json(r.resource.as_ref()?))))
+                .collect()
+        })
+        .unwrap_or_default();
+
+    let composition = compose::compose(&spoke, &observed);
+
+    for (name, composed) in &composition.resources {
+        let serde_json::Value::Object(object) = &composed.resource else { continue };
+        let desired = response::desired_composed(&mut rsp, name.clone());
+        desired.resource = Some(json_to_struct(object));
+        desired.ready = if composed.ready { Ready::True } else { Ready::False } as i32;
+    }
+
+    let report = status::report(&composition);
+    let composite = response::desired_composite(&mut rsp);
+    let fields = &mut composite.resource.get_or_insert_default().fields;
+    // Keep status fields an earlier step set; ours replace only our own keys.
+    let mut merged = fields
+        .get("status")
+        .map(function_sdk_rust::resource::pb_to_json)
+        .and_then(|s| s.as_object().cloned())
+        .unwrap_or_default();
+    if let serde_json::Value::Object(ours) = serde_json::to_value(&report.status).unwrap_or_default() {
+        merged.extend(ours);
+    }
+    fields.insert("status".to_string(), json_to_pb(&serde_json::Value::Object(merged)));
+    rsp.conditions.extend(report.conditions);
+    rsp
+}
+
+/// One message for every problem, so a user fixes them all in one go.
+pub fn fatal_message(errors: &[Invalid]) -> String {
+    let problems: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    format!("invalid XHybridSpoke: {}", problems.join("; "))
 }

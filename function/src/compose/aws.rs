@@ -1,0 +1,3 @@
+//! EKS spoke.
+use super::Composition;
+pub fn compose(_c: &mut Composition<'_>) {}

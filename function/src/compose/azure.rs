@@ -1,0 +1,3 @@
+//! AKS spoke.
+use super::Composition;
+pub fn compose(_c: &mut Composition<'_>) {}

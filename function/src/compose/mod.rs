@@ -1,0 +1,124 @@
+//! Composition: a pure function from a checked [`Spoke`] and the observed
+//! composed resources to the desired ones. One module per part of a spoke.
+
+pub mod argocd;
+pub mod aws;
+pub mod azure;
+pub mod cloudflare;
+pub mod managed;
+pub mod tailscale;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::spoke::{Cloud, SpokeStatus};
+use crate::validate::Spoke;
+
+/// The parts of a spoke that become ready one after another; each gets an
+/// XR condition `<Stage>Ready` that a person can read in `kubectl get`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Stage {
+    Network,
+    Cluster,
+    NodePools,
+    Access,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 4] = [Stage::Network, Stage::Cluster, Stage::NodePools, Stage::Access];
+
+    /// The XR condition type for this stage.
+    pub fn condition_type(self) -> &'static str {
+        match self {
+            Stage::Network => "NetworkReady",
+            Stage::Cluster => "ClusterReady",
+            Stage::NodePools => "NodePoolsReady",
+            Stage::Access => "AccessReady",
+        }
+    }
+}
+
+/// One desired composed resource.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Composed {
+    pub stage: Stage,
+    pub resource: serde_json::Value,
+    /// Whether its observed counterpart reports `Ready=True`.
+    pub ready: bool,
+}
+
+/// The state a composition step builds: what to compose, and what to report.
+#[derive(Debug)]
+pub struct Composition<'a> {
+    pub spoke: &'a Spoke,
+    observed: &'a BTreeMap<String, serde_json::Value>,
+    /// Desired composed resources by composition resource name.
+    pub resources: BTreeMap<String, Composed>,
+    pub status: SpokeStatus,
+}
+
+impl<'a> Composition<'a> {
+    pub fn new(spoke: &'a Spoke, observed: &'a BTreeMap<String, serde_json::Value>) -> Self {
+        Composition { spoke, observed, resources: BTreeMap::new(), status: spoke.status.clone() }
+    }
+
+    /// Adds a desired resource; its readiness comes from the observed one.
+    pub fn add<T: Serialize>(&mut self, stage: Stage, name: &str, resource: &T) {
+        // Serializing our own typed models cannot fail: they hold only
+        // strings, numbers, booleans and string-keyed maps.
+        let resource = serde_json::to_value(resource).unwrap_or(serde_json::Value::Null);
+        let ready = self.observed(name).is_some_and(is_ready);
+        self.resources.insert(name.to_string(), Composed { stage, resource, ready });
+    }
+
+    /// The observed composed resource of this name, if it exists yet.
+    pub fn observed(&self, name: &str) -> Option<&'a serde_json::Value> {
+        self.observed.get(name)
+    }
+
+    /// A string at `pointer` (RFC 6901) in an observed resource.
+    pub fn observed_str(&self, name: &str, pointer: &str) -> Option<&'a str> {
+        self.observed(name)?.pointer(pointer)?.as_str().filter(|s| !s.is_empty())
+    }
+
+    /// Resources of a stage that are not ready yet, by name.
+    pub fn unready(&self, stage: Stage) -> Vec<&str> {
+        self.resources
+            .iter()
+            .filter(|(_, c)| c.stage == stage && !c.ready)
+            .map(|(name, _)| name.as_str())
+            .collect()
+    }
+
+    pub fn has_stage(&self, stage: Stage) -> bool {
+        self.resources.values().any(|c| c.stage == stage)
+    }
+}
+
+/// Composes every part of the spoke.
+pub fn compose<'a>(spoke: &'a Spoke, observed: &'a BTreeMap<String, serde_json::Value>) -> Composition<'a> {
+    let mut composition = Composition::new(spoke, observed);
+    match spoke.spec.cloud {
+        Cloud::Aws => aws::compose(&mut composition),
+        Cloud::Azure => azure::compose(&mut composition),
+    }
+    tailscale::compose(&mut composition);
+    cloudflare::compose(&mut composition);
+    argocd::compose(&mut composition);
+    composition
+}
+
+/// Crossplane does not derive composed readiness; an MR is ready when its
+/// own `Ready` condition is `True`.
+pub fn is_ready(resource: &serde_json::Value) -> bool {
+    resource
+        .pointer("/status/conditions")
+        .and_then(|c| c.as_array())
+        .is_some_and(|conditions| {
+            conditions.iter().any(|c| {
+                c.get("type").and_then(|t| t.as_str()) == Some("Ready")
+                    && c.get("status").and_then(|s| s.as_str()) == Some("True")
+            })
+        })
+}
