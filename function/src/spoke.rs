@@ -59,7 +59,7 @@ pub struct SpokeSpec {
     pub tags: BTreeMap<String, String>,
     /// Name of the upjet (cluster) ProviderConfig used for every cloud
     /// resource. Default: `default`.
-    #[serde(default = "default_provider_config", skip_serializing_if = "is_default_provider_config")]
+    #[serde(default = "default_provider_config")]
     #[schemars(default = "default_provider_config", length(min = 1, max = 253))]
     pub provider_config_name: String,
     /// AWS-only settings; required when `cloud` is `aws`.
@@ -72,10 +72,6 @@ pub struct SpokeSpec {
 
 fn default_provider_config() -> String {
     "default".to_string()
-}
-
-fn is_default_provider_config(name: &String) -> bool {
-    name == "default"
 }
 
 #[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
@@ -296,8 +292,8 @@ pub struct AwsSpec {
     /// access entry.
     #[schemars(regex(pattern = r"^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/.+$"))]
     pub admin_principal_arn: String,
-    /// Allow Graviton/Bottlerocket etc. later; today: the EKS-optimized AMI
-    /// family for every pool. Default: `AL2023_x86_64_STANDARD`.
+    /// EKS-optimized AMI family of every node pool. Default:
+    /// `AL2023_x86_64_STANDARD`.
     #[serde(default = "default_ami_type")]
     #[schemars(default = "default_ami_type")]
     pub ami_type: AmiType,
