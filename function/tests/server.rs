@@ -119,6 +119,13 @@ impl Launch {
         self
     }
 
+    /// Leaves `--address` off the command line: the server takes its
+    /// default, `:9443`.
+    fn without_address_flag(mut self) -> Self {
+        self.address_flag = false;
+        self
+    }
+
     /// Leaves `--metrics-address` off the command line.
     fn without_metrics_flag(mut self) -> Self {
         self.metrics_flag = false;
@@ -126,7 +133,7 @@ impl Launch {
     }
 
     fn spawn(self) -> Function {
-        let port = free_port();
+        let port = if self.address_flag { free_port() } else { 9443 };
         let metrics_port = free_port();
         let log_dir = TempDir::new("log");
         let log_path = log_dir.0.join("stderr.log");
@@ -774,6 +781,69 @@ async fn tls_server_certs_dir_from_the_environment() {
         .await
         .unwrap_or_else(|e| panic!("mTLS connect: {e:?}\n{}", function.log()));
     run_and_check(channel, "from-env").await;
+}
+
+#[tokio::test]
+async fn no_arguments_serves_mtls_on_9443() {
+    // Exactly Crossplane's invocation: no arguments, certificates from
+    // TLS_SERVER_CERTS_DIR, port 9443 on every interface. Skipped (with a
+    // note) when something else holds 9443; metrics go to a free port
+    // through their environment variable instead of :8080.
+    if std::net::TcpListener::bind("0.0.0.0:9443").is_err() {
+        eprintln!("SKIPPED no_arguments_serves_mtls_on_9443: port 9443 is in use");
+        return;
+    }
+    let pki = Pki::new();
+    let mut function = Launch::new()
+        .without_address_flag()
+        .without_metrics_flag()
+        .env("TLS_SERVER_CERTS_DIR", pki.server_dir().to_str().unwrap())
+        .env("METRICS_ADDRESS", format!("127.0.0.1:{}", free_port()))
+        .spawn();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = function.child.try_wait().expect("poll the server") {
+            let log = function.log();
+            if log.contains("in use") {
+                eprintln!(
+                    "SKIPPED no_arguments_serves_mtls_on_9443: port 9443 was taken meanwhile"
+                );
+                return;
+            }
+            panic!("the server exited with {status}:\n{log}");
+        }
+        if tokio::net::TcpStream::connect(("127.0.0.1", 9443))
+            .await
+            .is_ok()
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            if function
+                .child
+                .try_wait()
+                .expect("poll the server")
+                .is_none()
+            {
+                break;
+            }
+            continue;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not listening on 9443:\n{}",
+            function.log()
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(
+        function.log().contains("0.0.0.0:9443"),
+        "listens on every interface:\n{}",
+        function.log()
+    );
+    let channel = function
+        .tls_channel(&pki.ca.cert_pem, Some((&pki.client.cert, &pki.client.key)))
+        .await
+        .unwrap_or_else(|e| panic!("mTLS connect: {e:?}\n{}", function.log()));
+    run_and_check(channel, "no-arguments").await;
 }
 
 #[tokio::test]
