@@ -14,7 +14,11 @@ const EMBEDDED_XR: &str = include_str!("../examples/aws/xr.yaml");
 const EMBEDDED_INPUT: &str = include_str!("../examples/input.yaml");
 
 #[derive(Parser)]
-#[command(name = "hybrid-spoke", version, about = "Render and package the XHybridSpoke composition function")]
+#[command(
+    name = "hybrid-spoke",
+    version,
+    about = "Render and package the XHybridSpoke composition function"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -49,11 +53,20 @@ enum Command {
 #[derive(Debug, thiserror::Error)]
 enum CliError {
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot write {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot parse {path} as YAML: {source}")]
-    Yaml { path: PathBuf, source: serde_yaml::Error },
+    Yaml {
+        path: PathBuf,
+        source: serde_yaml::Error,
+    },
     #[error(transparent)]
     Render(#[from] render::RenderError),
     #[error("generated files are stale (run `cargo run -- generate`): {0}")]
@@ -63,7 +76,11 @@ enum CliError {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Render { xr, observed, input } => run_render(xr.as_deref(), observed.as_deref(), input.as_deref()),
+        Command::Render {
+            xr,
+            observed,
+            input,
+        } => run_render(xr.as_deref(), observed.as_deref(), input.as_deref()),
         Command::Generate { root, check } => run_generate(&root, check),
     };
     match result {
@@ -75,14 +92,24 @@ fn main() -> ExitCode {
     }
 }
 
-fn run_render(xr: Option<&Path>, observed: Option<&Path>, input: Option<&Path>) -> Result<(), CliError> {
+fn run_render(
+    xr: Option<&Path>,
+    observed: Option<&Path>,
+    input: Option<&Path>,
+) -> Result<(), CliError> {
     let xr = match xr {
         Some(path) => single_document(path)?,
-        None => parse_documents(Path::new("examples/aws/xr.yaml"), EMBEDDED_XR)?.into_iter().next().unwrap_or_default(),
+        None => parse_documents(Path::new("examples/aws/xr.yaml"), EMBEDDED_XR)?
+            .into_iter()
+            .next()
+            .unwrap_or_default(),
     };
     let input = match input {
         Some(path) => single_document(path)?,
-        None => parse_documents(Path::new("examples/input.yaml"), EMBEDDED_INPUT)?.into_iter().next().unwrap_or_default(),
+        None => parse_documents(Path::new("examples/input.yaml"), EMBEDDED_INPUT)?
+            .into_iter()
+            .next()
+            .unwrap_or_default(),
     };
     let observed = match observed {
         Some(path) => read_observed(path)?,
@@ -108,28 +135,47 @@ fn run_generate(root: &Path, check: bool) -> Result<(), CliError> {
             continue;
         }
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| CliError::Write { path: dir.to_path_buf(), source })?;
+            std::fs::create_dir_all(dir).map_err(|source| CliError::Write {
+                path: dir.to_path_buf(),
+                source,
+            })?;
         }
-        std::fs::write(&path, &file.content).map_err(|source| CliError::Write { path: path.clone(), source })?;
+        std::fs::write(&path, &file.content).map_err(|source| CliError::Write {
+            path: path.clone(),
+            source,
+        })?;
         println!("wrote {}", file.path);
     }
-    if stale.is_empty() { Ok(()) } else { Err(CliError::Stale(stale.join(", "))) }
+    if stale.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError::Stale(stale.join(", ")))
+    }
 }
 
 fn read(path: &Path) -> Result<String, CliError> {
-    std::fs::read_to_string(path).map_err(|source| CliError::Read { path: path.to_path_buf(), source })
+    std::fs::read_to_string(path).map_err(|source| CliError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 fn single_document(path: &Path) -> Result<Value, CliError> {
-    Ok(parse_documents(path, &read(path)?)?.into_iter().next().unwrap_or_default())
+    Ok(parse_documents(path, &read(path)?)?
+        .into_iter()
+        .next()
+        .unwrap_or_default())
 }
 
 /// Every non-empty document of a YAML stream.
 fn parse_documents(path: &Path, text: &str) -> Result<Vec<Value>, CliError> {
     let mut documents = Vec::new();
     for document in serde_yaml::Deserializer::from_str(text) {
-        let value: Value = serde::Deserialize::deserialize(document)
-            .map_err(|source| CliError::Yaml { path: path.to_path_buf(), source })?;
+        let value: Value =
+            serde::Deserialize::deserialize(document).map_err(|source| CliError::Yaml {
+                path: path.to_path_buf(),
+                source,
+            })?;
         if !value.is_null() {
             documents.push(value);
         }
@@ -144,7 +190,10 @@ fn read_observed(path: &Path) -> Result<Vec<Value>, CliError> {
         return parse_documents(path, &read(path)?);
     }
     let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-        .map_err(|source| CliError::Read { path: path.to_path_buf(), source })?
+        .map_err(|source| CliError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?
         .filter_map(|entry| entry.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
         .collect();

@@ -12,7 +12,8 @@ mod examples;
 use serde_json::{Value, json};
 
 fn read_yaml(path: &str) -> Value {
-    let text = std::fs::read_to_string(examples::root().join(path)).unwrap_or_else(|e| panic!("read {path}: {e}"));
+    let text = std::fs::read_to_string(examples::root().join(path))
+        .unwrap_or_else(|e| panic!("read {path}: {e}"));
     serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{path} is not YAML: {e}"))
 }
 
@@ -26,24 +27,54 @@ fn every_composed_resource_of_every_example_matches_its_upstream_crd() {
         for composed in rendered.iter().skip(1).filter(|d| d["kind"] != "Result") {
             checked += 1;
             if let Err(violations) = crds.validate(composed) {
-                let name = composed.pointer("/metadata/annotations/crossplane.io~1composition-resource-name");
-                failures.push(format!("{} {} {}:\n{}", case.name, composed["kind"], name.unwrap_or(&json!("?")), crd_schema::report(&violations)));
+                let name = composed
+                    .pointer("/metadata/annotations/crossplane.io~1composition-resource-name");
+                failures.push(format!(
+                    "{} {} {}:\n{}",
+                    case.name,
+                    composed["kind"],
+                    name.unwrap_or(&json!("?")),
+                    crd_schema::report(&violations)
+                ));
             }
         }
     }
-    assert!(failures.is_empty(), "{} of {checked} composed resources are invalid:\n{}", failures.len(), failures.join("\n"));
-    assert!(checked > 50, "only {checked} composed resources were checked: the examples compose too little");
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} composed resources are invalid:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(
+        checked > 50,
+        "only {checked} composed resources were checked: the examples compose too little"
+    );
 }
 
 #[test]
 fn every_composed_kind_exists_in_the_vendored_crds_in_both_flavours() {
     let crds = crd_schema::vendor_crds();
     for case in examples::cases() {
-        for composed in examples::documents(&examples::hybrid_spoke_render(&case)).iter().skip(1) {
-            let (api_version, kind) = (composed["apiVersion"].as_str().unwrap_or(""), composed["kind"].as_str().unwrap_or(""));
-            assert!(crds.contains(api_version, kind), "{}: no vendored CRD for {api_version} {kind}", case.name);
+        for composed in examples::documents(&examples::hybrid_spoke_render(&case))
+            .iter()
+            .skip(1)
+        {
+            let (api_version, kind) = (
+                composed["apiVersion"].as_str().unwrap_or(""),
+                composed["kind"].as_str().unwrap_or(""),
+            );
+            assert!(
+                crds.contains(api_version, kind),
+                "{}: no vendored CRD for {api_version} {kind}",
+                case.name
+            );
             let namespaced_group = api_version.contains(".m.");
-            assert_eq!(namespaced_group, case.name.contains("-namespaced-"), "{}: {api_version} {kind} is the wrong flavour", case.name);
+            assert_eq!(
+                namespaced_group,
+                case.name.contains("-namespaced-"),
+                "{}: {api_version} {kind} is the wrong flavour",
+                case.name
+            );
         }
     }
 }
@@ -57,14 +88,36 @@ fn derived_crd(xrd: &Value, claim: bool) -> String {
     let legacy = xrd["spec"]["scope"] == "LegacyCluster";
     let machinery: &[&str] = match (legacy, claim) {
         (false, _) => &["crossplane"],
-        (true, false) => &["claimRef", "compositionRef", "compositionSelector", "compositionRevisionRef", "compositionRevisionSelector", "compositionUpdatePolicy", "resourceRefs", "writeConnectionSecretToRef"],
-        (true, true) => &["compositionRef", "compositionSelector", "compositionRevisionRef", "compositionRevisionSelector", "compositionUpdatePolicy", "resourceRef", "writeConnectionSecretToRef"],
+        (true, false) => &[
+            "claimRef",
+            "compositionRef",
+            "compositionSelector",
+            "compositionRevisionRef",
+            "compositionRevisionSelector",
+            "compositionUpdatePolicy",
+            "resourceRefs",
+            "writeConnectionSecretToRef",
+        ],
+        (true, true) => &[
+            "compositionRef",
+            "compositionSelector",
+            "compositionRevisionRef",
+            "compositionRevisionSelector",
+            "compositionUpdatePolicy",
+            "resourceRef",
+            "writeConnectionSecretToRef",
+        ],
     };
     for field in machinery {
         schema["properties"]["spec"]["properties"][*field] = open.clone();
     }
-    schema["properties"]["status"]["properties"]["conditions"] = json!({"type": "array", "items": open});
-    let names = if claim { &xrd["spec"]["claimNames"] } else { &xrd["spec"]["names"] };
+    schema["properties"]["status"]["properties"]["conditions"] =
+        json!({"type": "array", "items": open});
+    let names = if claim {
+        &xrd["spec"]["claimNames"]
+    } else {
+        &xrd["spec"]["names"]
+    };
     let crd = json!({
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
@@ -82,11 +135,22 @@ fn derived_crd(xrd: &Value, claim: bool) -> String {
 #[test]
 fn the_examples_are_valid_xrs_and_claims_of_our_xrds() {
     let mut v2 = crd_schema::SchemaSet::new();
-    v2.add_yaml(&derived_crd(&read_yaml("package/configuration/namespaced/definition.yaml"), false), "v2 XRD").expect("v2 XRD loads");
+    v2.add_yaml(
+        &derived_crd(
+            &read_yaml("package/configuration/namespaced/definition.yaml"),
+            false,
+        ),
+        "v2 XRD",
+    )
+    .expect("v2 XRD loads");
     let legacy_xrd = read_yaml("package/configuration/legacy/definition.yaml");
     let mut legacy = crd_schema::SchemaSet::new();
-    legacy.add_yaml(&derived_crd(&legacy_xrd, false), "legacy XRD").expect("legacy XRD loads");
-    legacy.add_yaml(&derived_crd(&legacy_xrd, true), "claim").expect("claim CRD loads");
+    legacy
+        .add_yaml(&derived_crd(&legacy_xrd, false), "legacy XRD")
+        .expect("legacy XRD loads");
+    legacy
+        .add_yaml(&derived_crd(&legacy_xrd, true), "claim")
+        .expect("claim CRD loads");
 
     for cloud in ["aws", "azure"] {
         v2.assert_valid(&read_yaml(&format!("examples/{cloud}/xr.yaml")));
@@ -98,7 +162,14 @@ fn the_examples_are_valid_xrs_and_claims_of_our_xrds() {
 #[test]
 fn the_xrd_schema_rejects_what_it_can_express() {
     let mut v2 = crd_schema::SchemaSet::new();
-    v2.add_yaml(&derived_crd(&read_yaml("package/configuration/namespaced/definition.yaml"), false), "v2 XRD").expect("v2 XRD loads");
+    v2.add_yaml(
+        &derived_crd(
+            &read_yaml("package/configuration/namespaced/definition.yaml"),
+            false,
+        ),
+        "v2 XRD",
+    )
+    .expect("v2 XRD loads");
     let xr = read_yaml("examples/aws/xr.yaml");
     let broken = |edit: &dyn Fn(&mut Value)| {
         let mut xr = xr.clone();
@@ -106,11 +177,28 @@ fn the_xrd_schema_rejects_what_it_can_express() {
         crd_schema::report(&v2.validate(&xr).expect_err("the schema rejects it"))
     };
     assert!(broken(&|xr| xr["spec"]["cloud"] = json!("gcp")).contains("spec.cloud"));
-    assert!(broken(&|xr| xr["spec"]["nodePools"][0]["minSize"] = json!(9)).contains("minSize must not exceed maxSize"));
-    assert!(broken(&|xr| { xr["spec"].as_object_mut().map(|s| s.remove("aws")); }).contains("spec.aws is required when spec.cloud is aws"));
-    assert!(broken(&|xr| xr["spec"]["network"]["podCidr"] = json!("100.64.0.0/16")).contains("podCidr applies to azure only"));
-    assert!(broken(&|xr| xr["spec"]["nodePools"][1]["name"] = json!("general")).contains("names must be unique"));
-    assert!(broken(&|xr| xr["spec"]["network"]["vpcCidr"] = json!("10.0.0.0")).contains("spec.network.vpcCidr"));
+    assert!(
+        broken(&|xr| xr["spec"]["nodePools"][0]["minSize"] = json!(9))
+            .contains("minSize must not exceed maxSize")
+    );
+    assert!(
+        broken(&|xr| {
+            xr["spec"].as_object_mut().map(|s| s.remove("aws"));
+        })
+        .contains("spec.aws is required when spec.cloud is aws")
+    );
+    assert!(
+        broken(&|xr| xr["spec"]["network"]["podCidr"] = json!("100.64.0.0/16"))
+            .contains("podCidr applies to azure only")
+    );
+    assert!(
+        broken(&|xr| xr["spec"]["nodePools"][1]["name"] = json!("general"))
+            .contains("names must be unique")
+    );
+    assert!(
+        broken(&|xr| xr["spec"]["network"]["vpcCidr"] = json!("10.0.0.0"))
+            .contains("spec.network.vpcCidr")
+    );
     assert!(broken(&|xr| xr["spec"]["unknownField"] = json!(1)).contains("unknownField"));
 }
 
@@ -126,6 +214,52 @@ fn package_files_match_crossplanes_crds_and_the_input_matches_its_own_crd() {
         crds.assert_valid(&read_yaml(path));
     }
     let mut input_crd = crd_schema::SchemaSet::new();
-    input_crd.add_file(examples::root().join("package/function/input/hybridspoke.fn.crossplane.io_inputs.yaml")).expect("Input CRD loads");
+    input_crd
+        .add_file(
+            examples::root()
+                .join("package/function/input/hybridspoke.fn.crossplane.io_inputs.yaml"),
+        )
+        .expect("Input CRD loads");
     input_crd.assert_valid(&read_yaml("examples/input.yaml"));
+}
+
+/// The observed sets stand for what the providers report: each object,
+/// status included, must be one the provider's CRD accepts.
+#[test]
+fn every_observed_example_resource_matches_its_upstream_crd() {
+    let crds = crd_schema::vendor_crds();
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for case in examples::cases() {
+        let Some(dir) = &case.observed else { continue };
+        for entry in
+            std::fs::read_dir(dir).unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
+        {
+            let path = entry.expect("directory entry").path();
+            let text = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+            for observed in examples::documents(&text) {
+                checked += 1;
+                if let Err(violations) = crds.validate(&observed) {
+                    failures.push(format!(
+                        "{} {} {}:\n{}",
+                        examples::relative(&path),
+                        observed["kind"],
+                        observed["metadata"]["name"],
+                        crd_schema::report(&violations)
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} observed resources are invalid:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(
+        checked > 100,
+        "only {checked} observed resources were checked"
+    );
 }

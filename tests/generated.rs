@@ -21,7 +21,8 @@ fn generated_package_files_are_up_to_date() {
 #[test]
 fn both_xrds_carry_the_same_schema_and_only_the_legacy_one_a_claim() {
     let read = |path: &str| -> serde_json::Value {
-        let text = std::fs::read_to_string(examples::root().join(path)).expect("generated file exists");
+        let text =
+            std::fs::read_to_string(examples::root().join(path)).expect("generated file exists");
         serde_yaml::from_str(&text).expect("generated file is YAML")
     };
     let v2 = read("package/configuration/namespaced/definition.yaml");
@@ -32,8 +33,17 @@ fn both_xrds_carry_the_same_schema_and_only_the_legacy_one_a_claim() {
     assert_eq!(v1["apiVersion"], "apiextensions.crossplane.io/v1");
     assert_eq!(v1["spec"]["scope"], "LegacyCluster");
     assert_eq!(v1["spec"]["claimNames"]["kind"], "HybridSpoke");
-    assert_eq!(v2["spec"]["versions"][0]["schema"], v1["spec"]["versions"][0]["schema"]);
+    assert_eq!(
+        v2["spec"]["versions"][0]["schema"],
+        v1["spec"]["versions"][0]["schema"]
+    );
     let spec = &v2["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"];
-    assert_eq!(spec["properties"]["cloud"]["enum"], serde_json::json!(["aws", "azure"]));
-    assert_eq!(spec["properties"]["network"]["properties"]["serviceCidr"]["default"], "172.20.0.0/16");
+    assert_eq!(
+        spec["properties"]["cloud"]["enum"],
+        serde_json::json!(["aws", "azure"])
+    );
+    assert_eq!(
+        spec["properties"]["network"]["properties"]["serviceCidr"]["default"],
+        "172.20.0.0/16"
+    );
 }

@@ -12,17 +12,26 @@ fn every_example_renders_as_reviewed() {
     let mut stale = Vec::new();
     for case in examples::cases() {
         let rendered = examples::hybrid_spoke_render(&case);
-        let golden = examples::root().join("tests/golden").join(format!("{}.yaml", case.name));
+        let golden = examples::root()
+            .join("tests/golden")
+            .join(format!("{}.yaml", case.name));
         if update {
             std::fs::write(&golden, &rendered).expect("write golden file");
             continue;
         }
         let expected = std::fs::read_to_string(&golden).unwrap_or_default();
         if expected != rendered {
-            stale.push(format!("{} (diff {} against `hybrid-spoke render`)", case.name, examples::relative(&golden)));
+            stale.push(format!(
+                "{} (diff {} against `hybrid-spoke render`)",
+                case.name,
+                examples::relative(&golden)
+            ));
         }
     }
-    assert!(stale.is_empty(), "renders differ from the reviewed golden files: {stale:#?}\nrun UPDATE_GOLDEN=1 cargo test --test golden and review git diff");
+    assert!(
+        stale.is_empty(),
+        "renders differ from the reviewed golden files: {stale:#?}\nrun UPDATE_GOLDEN=1 cargo test --test golden and review git diff"
+    );
 }
 
 #[test]
@@ -32,7 +41,10 @@ fn there_is_a_golden_file_for_the_initial_and_later_stages_of_each_cloud() {
         for flavour in ["namespaced", "legacy"] {
             for stage in ["initial", "cluster-ready", "all-ready"] {
                 let name = format!("{cloud}-{flavour}-{stage}");
-                assert!(names.contains(&name), "missing example stage {name}: add examples/{cloud}/observed*/{stage}/");
+                assert!(
+                    names.contains(&name),
+                    "missing example stage {name}: add examples/{cloud}/observed*/{stage}/"
+                );
             }
         }
     }

@@ -8,7 +8,10 @@ mod examples;
 use serde_json::Value;
 
 fn render(name: &str) -> Vec<Value> {
-    let case = examples::cases().into_iter().find(|c| c.name == name).unwrap_or_else(|| panic!("no example stage {name}"));
+    let case = examples::cases()
+        .into_iter()
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("no example stage {name}"));
     examples::documents(&examples::hybrid_spoke_render(&case))
 }
 
@@ -31,29 +34,52 @@ fn a_new_spoke_is_creating_and_reports_its_addressing() {
         assert_eq!(condition(xr, "Ready")["status"], "False", "{cloud}");
         assert_eq!(condition(xr, "NetworkReady")["status"], "False", "{cloud}");
         assert_eq!(condition(xr, "ClusterReady")["status"], "False", "{cloud}");
-        assert!(xr["status"]["network"]["vpcCidr"].is_string(), "{cloud}: {}", xr["status"]);
-        assert!(xr["status"]["cluster"]["name"].is_string(), "{cloud}: {}", xr["status"]);
-        assert!(xr["status"]["cluster"].get("endpoint").is_none(), "{cloud}: no endpoint before the cluster exists");
+        assert!(
+            xr["status"]["network"]["vpcCidr"].is_string(),
+            "{cloud}: {}",
+            xr["status"]
+        );
+        assert!(
+            xr["status"]["cluster"]["name"].is_string(),
+            "{cloud}: {}",
+            xr["status"]
+        );
+        assert!(
+            xr["status"]["cluster"].get("endpoint").is_none(),
+            "{cloud}: no endpoint before the cluster exists"
+        );
     }
 }
 
 #[test]
 fn once_the_cluster_is_ready_its_stage_is_true_and_the_endpoint_is_reported() {
-    for name in ["aws-namespaced-cluster-ready", "aws-legacy-cluster-ready", "azure-namespaced-cluster-ready", "azure-legacy-cluster-ready"] {
+    for name in [
+        "aws-namespaced-cluster-ready",
+        "aws-legacy-cluster-ready",
+        "azure-namespaced-cluster-ready",
+        "azure-legacy-cluster-ready",
+    ] {
         let docs = render(name);
         let xr = &docs[0];
         assert_eq!(condition(xr, "NetworkReady")["status"], "True", "{name}");
         assert_eq!(condition(xr, "ClusterReady")["status"], "True", "{name}");
         assert_eq!(condition(xr, "NodePoolsReady")["status"], "False", "{name}");
         assert_eq!(condition(xr, "Ready")["status"], "False", "{name}");
-        let endpoint = xr["status"]["cluster"]["endpoint"].as_str().unwrap_or_else(|| panic!("{name}: no endpoint"));
+        let endpoint = xr["status"]["cluster"]["endpoint"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}: no endpoint"));
         assert!(endpoint.starts_with("https://"), "{name}: {endpoint}");
     }
 }
 
 #[test]
 fn when_everything_is_ready_the_xr_is_ready() {
-    for name in ["aws-namespaced-all-ready", "aws-legacy-all-ready", "azure-namespaced-all-ready", "azure-legacy-all-ready"] {
+    for name in [
+        "aws-namespaced-all-ready",
+        "aws-legacy-all-ready",
+        "azure-namespaced-all-ready",
+        "azure-legacy-all-ready",
+    ] {
         let docs = render(name);
         let xr = &docs[0];
         for typ in ["Ready", "NetworkReady", "ClusterReady", "NodePoolsReady"] {
@@ -64,29 +90,60 @@ fn when_everything_is_ready_the_xr_is_ready() {
 
 #[test]
 fn every_composed_object_carries_the_finops_labels_and_every_cloud_resource_the_tags() {
-    let input: Value = serde_yaml::from_str(include_str!("../examples/input.yaml")).expect("input is YAML");
+    let input: Value =
+        serde_yaml::from_str(include_str!("../examples/input.yaml")).expect("input is YAML");
     let keys = &input["labelKeys"];
     for case in examples::cases() {
         let docs = examples::documents(&examples::hybrid_spoke_render(&case));
-        let xr: Value = serde_yaml::from_str(&std::fs::read_to_string(&case.xr).expect("xr")).expect("xr is YAML");
+        let xr: Value = serde_yaml::from_str(&std::fs::read_to_string(&case.xr).expect("xr"))
+            .expect("xr is YAML");
         let expected = [
-            (keys["tenant"].as_str().unwrap_or(""), &xr["spec"]["finops"]["tenant"]),
-            (keys["costCenter"].as_str().unwrap_or(""), &xr["spec"]["finops"]["costCenter"]),
+            (
+                keys["tenant"].as_str().unwrap_or(""),
+                &xr["spec"]["finops"]["tenant"],
+            ),
+            (
+                keys["costCenter"].as_str().unwrap_or(""),
+                &xr["spec"]["finops"]["costCenter"],
+            ),
             (keys["module"].as_str().unwrap_or(""), &input["module"]),
-            (keys["environment"].as_str().unwrap_or(""), &xr["spec"]["environment"]),
+            (
+                keys["environment"].as_str().unwrap_or(""),
+                &xr["spec"]["environment"],
+            ),
         ];
         for object in composed(&docs) {
             let labels = &object["metadata"]["labels"];
             for (key, value) in &expected {
-                assert_eq!(&labels[*key], *value, "{} {}: label {key}", case.name, object["kind"]);
+                assert_eq!(
+                    &labels[*key], *value,
+                    "{} {}: label {key}",
+                    case.name, object["kind"]
+                );
             }
-            let Some(tags) = object.pointer("/spec/forProvider/tags") else { continue };
+            let Some(tags) = object.pointer("/spec/forProvider/tags") else {
+                continue;
+            };
             // Azure tag names cannot hold '/', so the key is sanitized; the value is the same.
-            let tag = |key: &str| tags.get(key).or_else(|| tags.get(key.replace('/', "_").as_str())).cloned();
+            let tag = |key: &str| {
+                tags.get(key)
+                    .or_else(|| tags.get(key.replace('/', "_").as_str()))
+                    .cloned()
+            };
             for (key, value) in &expected {
-                assert_eq!(tag(key).as_ref(), Some(*value), "{} {}: tag {key} in {tags}", case.name, object["kind"]);
+                assert_eq!(
+                    tag(key).as_ref(),
+                    Some(*value),
+                    "{} {}: tag {key} in {tags}",
+                    case.name,
+                    object["kind"]
+                );
             }
-            assert_eq!(tags["Owner"], xr["spec"]["tags"]["Owner"], "{} {}: spec.tags", case.name, object["kind"]);
+            assert_eq!(
+                tags["Owner"], xr["spec"]["tags"]["Owner"],
+                "{} {}: spec.tags",
+                case.name, object["kind"]
+            );
         }
     }
 }
@@ -106,8 +163,9 @@ fn references_between_composed_resources_are_controller_selectors() {
                         }
                     } else if k.ends_with("Ref") || k.ends_with("Refs") {
                         out.push(format!("{here} names another resource: {v}"));
+                    } else {
+                        visit(v, &here, out);
                     }
-                    visit(v, &here, out);
                 }
             }
             Value::Array(items) => items.iter().for_each(|v| visit(v, path, out)),
@@ -124,6 +182,10 @@ fn references_between_composed_resources_are_controller_selectors() {
             visit(for_provider, "spec.forProvider", &mut problems);
         }
         assert!(problems.is_empty(), "{}: {problems:#?}", case.name);
-        assert!(selectors > 5, "{}: composed resources should reference each other ({selectors} selectors)", case.name);
+        assert!(
+            selectors > 5,
+            "{}: composed resources should reference each other ({selectors} selectors)",
+            case.name
+        );
     }
 }

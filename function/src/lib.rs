@@ -44,7 +44,10 @@ pub fn run(req: &RunFunctionRequest) -> RunFunctionResponse {
 
     let ttl = Duration::from_secs(u64::from(spoke.input.ttl_seconds.max(1)));
     if let Some(meta) = rsp.meta.as_mut() {
-        meta.ttl = Some(pbjson_types::Duration { seconds: ttl.as_secs() as i64, nanos: 0 });
+        meta.ttl = Some(pbjson_types::Duration {
+            seconds: ttl.as_secs() as i64,
+            nanos: 0,
+        });
     }
 
     let observed: BTreeMap<String, serde_json::Value> = req
@@ -61,10 +64,16 @@ pub fn run(req: &RunFunctionRequest) -> RunFunctionResponse {
     let composition = compose::compose(&spoke, &observed);
 
     for (name, composed) in &composition.resources {
-        let serde_json::Value::Object(object) = &composed.resource else { continue };
+        let serde_json::Value::Object(object) = &composed.resource else {
+            continue;
+        };
         let desired = response::desired_composed(&mut rsp, name.clone());
         desired.resource = Some(json_to_struct(object));
-        desired.ready = if composed.ready { Ready::True } else { Ready::False } as i32;
+        desired.ready = if composed.ready {
+            Ready::True
+        } else {
+            Ready::False
+        } as i32;
     }
 
     let report = status::report(&composition);
@@ -76,10 +85,15 @@ pub fn run(req: &RunFunctionRequest) -> RunFunctionResponse {
         .map(function_sdk_rust::resource::pb_to_json)
         .and_then(|s| s.as_object().cloned())
         .unwrap_or_default();
-    if let serde_json::Value::Object(ours) = serde_json::to_value(&report.status).unwrap_or_default() {
+    if let serde_json::Value::Object(ours) =
+        serde_json::to_value(&report.status).unwrap_or_default()
+    {
         merged.extend(ours);
     }
-    fields.insert("status".to_string(), json_to_pb(&serde_json::Value::Object(merged)));
+    fields.insert(
+        "status".to_string(),
+        json_to_pb(&serde_json::Value::Object(merged)),
+    );
     rsp.conditions.extend(report.conditions);
     rsp
 }

@@ -3,7 +3,7 @@
 
 use ipnet::Ipv4Net;
 
-use crate::spoke::{Cloud, Network, DEFAULT_POD_CIDR};
+use crate::spoke::{Cloud, DEFAULT_POD_CIDR, Network};
 use crate::validate::Invalid;
 
 /// Private address space a spoke may use (RFC 1918).
@@ -11,7 +11,12 @@ const RFC1918: [&str; 3] = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"];
 /// Shared address space (RFC 6598), allowed for Azure pod overlays.
 const RFC6598: &str = "100.64.0.0/10";
 /// Ranges AKS rejects for VNet, pod and service CIDRs.
-const AKS_RESERVED: [&str; 4] = ["169.254.0.0/16", "172.30.0.0/16", "172.31.0.0/16", "192.0.2.0/24"];
+const AKS_RESERVED: [&str; 4] = [
+    "169.254.0.0/16",
+    "172.30.0.0/16",
+    "172.31.0.0/16",
+    "192.0.2.0/24",
+];
 
 /// AWS: the smallest subnet AWS accepts.
 const AWS_MIN_SUBNET_PREFIX: u8 = 28;
@@ -40,10 +45,26 @@ pub struct ZonePlan {
 }
 
 /// Checks the claim's network and plans subnets, or says what is wrong.
-pub fn plan(cloud: Cloud, network: &Network, zone_names: &[String]) -> Result<NetworkPlan, Vec<Invalid>> {
+pub fn plan(
+    cloud: Cloud,
+    network: &Network,
+    zone_names: &[String],
+) -> Result<NetworkPlan, Vec<Invalid>> {
     let mut errors = Vec::new();
-    let vpc = parse_private("spec.network.vpcCidr", &network.vpc_cidr, cloud, false, &mut errors);
-    let services = parse_private("spec.network.serviceCidr", &network.service_cidr, cloud, false, &mut errors);
+    let vpc = parse_private(
+        "spec.network.vpcCidr",
+        &network.vpc_cidr,
+        cloud,
+        false,
+        &mut errors,
+    );
+    let services = parse_private(
+        "spec.network.serviceCidr",
+        &network.service_cidr,
+        cloud,
+        false,
+        &mut errors,
+    );
     let pods = match (cloud, &network.pod_cidr) {
         (Cloud::Aws, Some(value)) => {
             errors.push(Invalid::new(
@@ -60,7 +81,11 @@ pub fn plan(cloud: Cloud, network: &Network, zone_names: &[String]) -> Result<Ne
         }
     };
     for (i, cidr) in network.api_endpoint.allowed_cidrs.iter().enumerate() {
-        if cidr.parse::<Ipv4Net>().map(|n| n.trunc() != n).unwrap_or(true) {
+        if cidr
+            .parse::<Ipv4Net>()
+            .map(|n| n.trunc() != n)
+            .unwrap_or(true)
+        {
             errors.push(Invalid::new(
                 format!("spec.network.apiEndpoint.allowedCidrs[{i}]"),
                 cidr,
@@ -83,13 +108,17 @@ pub fn plan(cloud: Cloud, network: &Network, zone_names: &[String]) -> Result<Ne
         }
     }
 
-    let named = [("spec.network.vpcCidr", vpc), ("spec.network.podCidr", pods), ("spec.network.serviceCidr", services)];
+    let named = [
+        ("spec.network.vpcCidr", vpc),
+        ("spec.network.podCidr", pods),
+        ("spec.network.serviceCidr", services),
+    ];
     for (i, (field_a, a)) in named.iter().enumerate() {
         for (field_b, b) in &named[i + 1..] {
-            if let (Some(a), Some(b)) = (a, b) {
-                if a.contains(&b.network()) || b.contains(&a.network()) {
-                    errors.push(Invalid::new(*field_b, b, format!("overlaps {field_a} {a}")));
-                }
+            if let (Some(a), Some(b)) = (a, b)
+                && (a.contains(&b.network()) || b.contains(&a.network()))
+            {
+                errors.push(Invalid::new(*field_b, b, format!("overlaps {field_a} {a}")));
             }
         }
     }
@@ -105,7 +134,10 @@ pub fn plan(cloud: Cloud, network: &Network, zone_names: &[String]) -> Result<Ne
         errors.push(Invalid::new(
             "spec.network.availabilityZones",
             network.availability_zones,
-            format!("exceeds the {} zones the platform knows in the region", zone_names.len()),
+            format!(
+                "exceeds the {} zones the platform knows in the region",
+                zone_names.len()
+            ),
         ));
     }
 
@@ -131,9 +163,16 @@ pub fn plan(cloud: Cloud, network: &Network, zone_names: &[String]) -> Result<Ne
             },
             Cloud::Azure => {
                 if vpc.prefix_len() < 8 || vpc.prefix_len() > 24 {
-                    errors.push(Invalid::new("spec.network.vpcCidr", vpc, "must be between /8 and /24 on azure"));
+                    errors.push(Invalid::new(
+                        "spec.network.vpcCidr",
+                        vpc,
+                        "must be between /8 and /24 on azure",
+                    ));
                 } else {
-                    node_subnet = vpc.subnets(vpc.prefix_len() + 1).ok().and_then(|mut s| s.next());
+                    node_subnet = vpc
+                        .subnets(vpc.prefix_len() + 1)
+                        .ok()
+                        .and_then(|mut s| s.next());
                     zones = zone_names
                         .iter()
                         .take(zones_wanted)
@@ -151,9 +190,13 @@ pub fn plan(cloud: Cloud, network: &Network, zone_names: &[String]) -> Result<Ne
     }
 
     match (vpc, services) {
-        (Some(vpc), Some(services)) if errors.is_empty() => {
-            Ok(NetworkPlan { vpc, pods, services, zones, node_subnet })
-        }
+        (Some(vpc), Some(services)) if errors.is_empty() => Ok(NetworkPlan {
+            vpc,
+            pods,
+            services,
+            zones,
+            node_subnet,
+        }),
         _ => Err(errors),
     }
 }
@@ -172,8 +215,14 @@ fn aws_subnets(vpc: Ipv4Net, zones: usize) -> Result<Vec<(Ipv4Net, Ipv4Net)>, St
              and AWS subnets must be /{AWS_MIN_SUBNET_PREFIX} or larger (use /24 or larger)"
         ));
     }
-    let quarters: Vec<Ipv4Net> = vpc.subnets(private_prefix).map_err(|e| e.to_string())?.collect();
-    let publics: Vec<Ipv4Net> = quarters[3].subnets(public_prefix).map_err(|e| e.to_string())?.collect();
+    let quarters: Vec<Ipv4Net> = vpc
+        .subnets(private_prefix)
+        .map_err(|e| e.to_string())?
+        .collect();
+    let publics: Vec<Ipv4Net> = quarters[3]
+        .subnets(public_prefix)
+        .map_err(|e| e.to_string())?
+        .collect();
     Ok(quarters.into_iter().zip(publics).take(zones).collect())
 }
 
@@ -185,14 +234,27 @@ fn parse_private(
     errors: &mut Vec<Invalid>,
 ) -> Option<Ipv4Net> {
     let Ok(net) = value.parse::<Ipv4Net>() else {
-        errors.push(Invalid::new(field, value, "must be an IPv4 CIDR, e.g. 10.20.0.0/16"));
+        errors.push(Invalid::new(
+            field,
+            value,
+            "must be an IPv4 CIDR, e.g. 10.20.0.0/16",
+        ));
         return None;
     };
     if net.trunc() != net {
-        errors.push(Invalid::new(field, value, format!("must be a network address: did you mean {}?", net.trunc())));
+        errors.push(Invalid::new(
+            field,
+            value,
+            format!("must be a network address: did you mean {}?", net.trunc()),
+        ));
         return None;
     }
-    let within = |ranges: &[&str]| ranges.iter().filter_map(|r| r.parse::<Ipv4Net>().ok()).any(|r| r.contains(&net));
+    let within = |ranges: &[&str]| {
+        ranges
+            .iter()
+            .filter_map(|r| r.parse::<Ipv4Net>().ok())
+            .any(|r| r.contains(&net))
+    };
     let private = within(&RFC1918) || (allow_shared && within(&[RFC6598]));
     if !private {
         let space = if allow_shared {
@@ -204,9 +266,16 @@ fn parse_private(
         return None;
     }
     if cloud == Cloud::Azure {
-        for reserved in AKS_RESERVED.iter().filter_map(|r| r.parse::<Ipv4Net>().ok()) {
+        for reserved in AKS_RESERVED
+            .iter()
+            .filter_map(|r| r.parse::<Ipv4Net>().ok())
+        {
             if reserved.contains(&net.network()) || net.contains(&reserved.network()) {
-                errors.push(Invalid::new(field, value, format!("overlaps {reserved}, which AKS reserves")));
+                errors.push(Invalid::new(
+                    field,
+                    value,
+                    format!("overlaps {reserved}, which AKS reserves"),
+                ));
                 return None;
             }
         }
@@ -231,7 +300,9 @@ mod tests {
     }
 
     fn zones() -> Vec<String> {
-        ["eu-west-1a", "eu-west-1b", "eu-west-1c"].map(String::from).to_vec()
+        ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
+            .map(String::from)
+            .to_vec()
     }
 
     fn messages(errors: Vec<Invalid>) -> Vec<String> {
@@ -241,10 +312,21 @@ mod tests {
     #[test]
     fn a_16_is_split_into_three_private_quarters_and_three_public_sixteenths() {
         let plan = plan(Cloud::Aws, &network("10.20.0.0/16"), &zones()).expect("valid");
-        let private: Vec<String> = plan.zones.iter().map(|z| z.private_subnet.unwrap().to_string()).collect();
-        let public: Vec<String> = plan.zones.iter().map(|z| z.public_subnet.unwrap().to_string()).collect();
+        let private: Vec<String> = plan
+            .zones
+            .iter()
+            .map(|z| z.private_subnet.unwrap().to_string())
+            .collect();
+        let public: Vec<String> = plan
+            .zones
+            .iter()
+            .map(|z| z.public_subnet.unwrap().to_string())
+            .collect();
         assert_eq!(private, ["10.20.0.0/18", "10.20.64.0/18", "10.20.128.0/18"]);
-        assert_eq!(public, ["10.20.192.0/20", "10.20.208.0/20", "10.20.224.0/20"]);
+        assert_eq!(
+            public,
+            ["10.20.192.0/20", "10.20.208.0/20", "10.20.224.0/20"]
+        );
         assert_eq!(plan.zones[2].zone, "eu-west-1c");
     }
 
@@ -253,45 +335,82 @@ mod tests {
         assert!(plan(Cloud::Aws, &network("10.20.0.0/24"), &zones()).is_ok());
         let errors = messages(plan(Cloud::Aws, &network("10.20.0.0/25"), &zones()).unwrap_err());
         assert_eq!(errors.len(), 1);
-        assert!(errors[0].starts_with("spec.network.vpcCidr 10.20.0.0/25 is too small"), "{errors:?}");
+        assert!(
+            errors[0].starts_with("spec.network.vpcCidr 10.20.0.0/25 is too small"),
+            "{errors:?}"
+        );
     }
 
     #[test]
     fn public_and_malformed_ranges_are_named() {
         let errors = messages(plan(Cloud::Aws, &network("8.8.0.0/16"), &zones()).unwrap_err());
-        assert!(errors[0].starts_with("spec.network.vpcCidr 8.8.0.0/16 must lie in private address space"), "{errors:?}");
+        assert!(
+            errors[0]
+                .starts_with("spec.network.vpcCidr 8.8.0.0/16 must lie in private address space"),
+            "{errors:?}"
+        );
         let errors = messages(plan(Cloud::Aws, &network("10.0.0.0/33"), &zones()).unwrap_err());
-        assert_eq!(errors[0], "spec.network.vpcCidr 10.0.0.0/33 must be an IPv4 CIDR, e.g. 10.20.0.0/16");
+        assert_eq!(
+            errors[0],
+            "spec.network.vpcCidr 10.0.0.0/33 must be an IPv4 CIDR, e.g. 10.20.0.0/16"
+        );
         let errors = messages(plan(Cloud::Aws, &network("10.0.0.1/16"), &zones()).unwrap_err());
-        assert_eq!(errors[0], "spec.network.vpcCidr 10.0.0.1/16 must be a network address: did you mean 10.0.0.0/16?");
+        assert_eq!(
+            errors[0],
+            "spec.network.vpcCidr 10.0.0.1/16 must be a network address: did you mean 10.0.0.0/16?"
+        );
     }
 
     #[test]
     fn overlapping_ranges_name_both_fields() {
         let mut net = network("10.0.0.0/16");
         net.pod_cidr = Some("10.0.0.0/16".to_string());
-        let errors = messages(plan(Cloud::Azure, &net, &["1".into(), "2".into(), "3".into()]).unwrap_err());
-        assert_eq!(errors, ["spec.network.podCidr 10.0.0.0/16 overlaps spec.network.vpcCidr 10.0.0.0/16"]);
+        let errors =
+            messages(plan(Cloud::Azure, &net, &["1".into(), "2".into(), "3".into()]).unwrap_err());
+        assert_eq!(
+            errors,
+            ["spec.network.podCidr 10.0.0.0/16 overlaps spec.network.vpcCidr 10.0.0.0/16"]
+        );
 
         let mut net = network("172.20.0.0/16");
         net.service_cidr = "172.20.128.0/20".to_string();
         let errors = messages(plan(Cloud::Aws, &net, &zones()).unwrap_err());
-        assert_eq!(errors, ["spec.network.serviceCidr 172.20.128.0/20 overlaps spec.network.vpcCidr 172.20.0.0/16"]);
+        assert_eq!(
+            errors,
+            [
+                "spec.network.serviceCidr 172.20.128.0/20 overlaps spec.network.vpcCidr 172.20.0.0/16"
+            ]
+        );
     }
 
     #[test]
     fn azure_uses_the_first_half_of_the_vnet_for_nodes_and_the_default_pod_range() {
-        let plan = plan(Cloud::Azure, &network("10.30.0.0/16"), &["1".into(), "2".into(), "3".into()]).expect("valid");
+        let plan = plan(
+            Cloud::Azure,
+            &network("10.30.0.0/16"),
+            &["1".into(), "2".into(), "3".into()],
+        )
+        .expect("valid");
         assert_eq!(plan.node_subnet.unwrap().to_string(), "10.30.0.0/17");
         assert_eq!(plan.pods.unwrap().to_string(), DEFAULT_POD_CIDR);
-        assert_eq!(plan.zones.iter().map(|z| z.zone.as_str()).collect::<Vec<_>>(), ["1", "2", "3"]);
+        assert_eq!(
+            plan.zones
+                .iter()
+                .map(|z| z.zone.as_str())
+                .collect::<Vec<_>>(),
+            ["1", "2", "3"]
+        );
     }
 
     #[test]
     fn azure_rejects_its_reserved_ranges() {
         let mut net = network("10.30.0.0/16");
         net.service_cidr = "172.31.0.0/16".to_string();
-        let errors = messages(plan(Cloud::Azure, &net, &["1".into(), "2".into(), "3".into()]).unwrap_err());
-        assert_eq!(errors, ["spec.network.serviceCidr 172.31.0.0/16 overlaps 172.31.0.0/16, which AKS reserves"]);
+        let errors =
+            messages(plan(Cloud::Azure, &net, &["1".into(), "2".into(), "3".into()]).unwrap_err());
+        assert_eq!(
+            errors,
+            ["spec.network.serviceCidr 172.31.0.0/16 overlaps 172.31.0.0/16, which AKS reserves"]
+        );
     }
 }

@@ -34,7 +34,9 @@ pub enum RenderError {
     NotAComposite,
     #[error("observed resource {index} has no {COMPOSITION_RESOURCE_NAME} annotation")]
     UnnamedObserved { index: usize },
-    #[error("cannot render composite resource: pipeline step \"{STEP}\" returned a fatal result: {0}")]
+    #[error(
+        "cannot render composite resource: pipeline step \"{STEP}\" returned a fatal result: {0}"
+    )]
     Fatal(String),
 }
 
@@ -73,12 +75,21 @@ pub fn render(xr: &Value, observed: &[Value], input: &Value) -> Result<Vec<Value
             .to_vec(),
         }),
         observed: Some(State {
-            composite: Some(Resource { resource: Some(json_to_struct(xr_object)), ..Default::default() }),
+            composite: Some(Resource {
+                resource: Some(json_to_struct(xr_object)),
+                ..Default::default()
+            }),
             resources: observed_by_name
                 .iter()
                 .filter_map(|(name, r)| {
                     let object = r.as_object()?;
-                    Some((name.clone(), Resource { resource: Some(json_to_struct(object)), ..Default::default() }))
+                    Some((
+                        name.clone(),
+                        Resource {
+                            resource: Some(json_to_struct(object)),
+                            ..Default::default()
+                        },
+                    ))
                 })
                 .collect(),
         }),
@@ -89,7 +100,11 @@ pub fn render(xr: &Value, observed: &[Value], input: &Value) -> Result<Vec<Value
     };
 
     let response = crate::run(&request);
-    if let Some(fatal) = response.results.iter().find(|r| r.severity == Severity::Fatal as i32) {
+    if let Some(fatal) = response
+        .results
+        .iter()
+        .find(|r| r.severity == Severity::Fatal as i32)
+    {
         return Err(RenderError::Fatal(fatal.message.clone()));
     }
 
@@ -100,10 +115,18 @@ pub fn render(xr: &Value, observed: &[Value], input: &Value) -> Result<Vec<Value
         if resource.ready != Ready::True as i32 {
             unready.push(name.clone());
         }
-        let mut object = resource.resource.as_ref().map(struct_to_json).unwrap_or_else(|| json!({}));
+        let mut object = resource
+            .resource
+            .as_ref()
+            .map(struct_to_json)
+            .unwrap_or_else(|| json!({}));
         if let Some(existing) = observed_by_name.get(name) {
             for field in ["namespace", "name", "generateName"] {
-                set_meta(&mut object, field, existing.pointer(&format!("/metadata/{field}")).cloned());
+                set_meta(
+                    &mut object,
+                    field,
+                    existing.pointer(&format!("/metadata/{field}")).cloned(),
+                );
             }
         }
         set_composed_metadata(&mut object, xr, name);
@@ -119,17 +142,29 @@ pub fn render(xr: &Value, observed: &[Value], input: &Value) -> Result<Vec<Value
     out["apiVersion"] = xr["apiVersion"].clone();
     out["kind"] = xr["kind"].clone();
     set_meta(&mut out, "name", xr.pointer("/metadata/name").cloned());
-    set_meta(&mut out, "namespace", xr.pointer("/metadata/namespace").cloned());
+    set_meta(
+        &mut out,
+        "namespace",
+        xr.pointer("/metadata/namespace").cloned(),
+    );
 
     let ready = if unready.is_empty() {
         condition("Ready", "True", "Available", None)
     } else {
         unready.sort();
-        condition("Ready", "False", "Creating", Some(format!("Unready resources: {}", first_n_and_more(&unready))))
+        condition(
+            "Ready",
+            "False",
+            "Creating",
+            Some(format!("Unready resources: {}", first_n_and_more(&unready))),
+        )
     };
     set_condition(&mut out, ready);
     for c in &response.conditions {
-        if matches!(c.r#type.as_str(), "Ready" | "Synced" | "Healthy" | "UpToDate" | "Responsive") {
+        if matches!(
+            c.r#type.as_str(),
+            "Ready" | "Synced" | "Healthy" | "UpToDate" | "Responsive"
+        ) {
             continue;
         }
         let status = match Status::try_from(c.status) {
@@ -137,7 +172,10 @@ pub fn render(xr: &Value, observed: &[Value], input: &Value) -> Result<Vec<Value
             Ok(Status::ConditionFalse) => "False",
             _ => "Unknown",
         };
-        set_condition(&mut out, condition(&c.r#type, status, &c.reason, c.message.clone()));
+        set_condition(
+            &mut out,
+            condition(&c.r#type, status, &c.reason, c.message.clone()),
+        );
     }
 
     let results = response.results.iter().map(|r| {
@@ -151,7 +189,10 @@ pub fn render(xr: &Value, observed: &[Value], input: &Value) -> Result<Vec<Value
         })
     });
 
-    Ok(std::iter::once(out).chain(composed).chain(results).collect())
+    Ok(std::iter::once(out)
+        .chain(composed)
+        .chain(results)
+        .collect())
 }
 
 /// The YAML stream crank prints: each document after a `---` line, keys
@@ -170,7 +211,11 @@ fn sorted(value: &Value) -> Value {
         Value::Object(map) => {
             let mut keys: Vec<&String> = map.keys().collect();
             keys.sort();
-            Value::Object(keys.into_iter().map(|k| (k.clone(), sorted(&map[k]))).collect())
+            Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), sorted(&map[k])))
+                    .collect(),
+            )
         }
         Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
         other => other.clone(),
@@ -188,30 +233,48 @@ fn resource_name(object: &Value) -> &str {
 /// crank's `SetComposedResourceMetadata`.
 fn set_composed_metadata(object: &mut Value, xr: &Value, name: &str) {
     let xr_labels = xr.pointer("/metadata/labels").and_then(Value::as_object);
-    let xr_label = |key: &str| xr_labels.and_then(|l| l.get(key)).and_then(Value::as_str).unwrap_or_default();
-    let xr_name = xr.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+    let xr_label = |key: &str| {
+        xr_labels
+            .and_then(|l| l.get(key))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    };
+    let xr_name = xr
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let prefix = match xr_label(LABEL_COMPOSITE) {
         "" => xr_name,
         label => label,
     };
 
-    let has = |o: &Value, f: &str| o.pointer(&format!("/metadata/{f}")).and_then(Value::as_str).is_some_and(|s| !s.is_empty());
+    let has = |o: &Value, f: &str| {
+        o.pointer(&format!("/metadata/{f}"))
+            .and_then(Value::as_str)
+            .is_some_and(|s| !s.is_empty())
+    };
     if !has(object, "name") && !has(object, "generateName") {
         set_meta(object, "generateName", Some(json!(format!("{prefix}-"))));
     }
-    if let Some(ns) = xr.pointer("/metadata/namespace").and_then(Value::as_str).filter(|s| !s.is_empty()) {
+    if let Some(ns) = xr
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+    {
         set_meta(object, "namespace", Some(json!(ns)));
     }
     meta_map(object, "annotations").insert(COMPOSITION_RESOURCE_NAME.to_string(), json!(name));
     let labels = meta_map(object, "labels");
     labels.insert(LABEL_COMPOSITE.to_string(), json!(prefix));
-    let (claim_name, claim_namespace) = match (xr_label(LABEL_CLAIM_NAME), xr_label(LABEL_CLAIM_NAMESPACE)) {
-        ("", _) | (_, "") => (
-            xr.pointer("/spec/claimRef/name").and_then(Value::as_str),
-            xr.pointer("/spec/claimRef/namespace").and_then(Value::as_str),
-        ),
-        (name, namespace) => (Some(name), Some(namespace)),
-    };
+    let (claim_name, claim_namespace) =
+        match (xr_label(LABEL_CLAIM_NAME), xr_label(LABEL_CLAIM_NAMESPACE)) {
+            ("", _) | (_, "") => (
+                xr.pointer("/spec/claimRef/name").and_then(Value::as_str),
+                xr.pointer("/spec/claimRef/namespace")
+                    .and_then(Value::as_str),
+            ),
+            (name, namespace) => (Some(name), Some(namespace)),
+        };
     if let (Some(claim_name), Some(claim_namespace)) = (claim_name, claim_namespace) {
         labels.insert(LABEL_CLAIM_NAMESPACE.to_string(), json!(claim_namespace));
         labels.insert(LABEL_CLAIM_NAME.to_string(), json!(claim_name));
@@ -229,9 +292,13 @@ fn set_composed_metadata(object: &mut Value, xr: &Value, name: &str) {
 }
 
 fn set_meta(object: &mut Value, field: &str, value: Option<Value>) {
-    let Some(map) = object.as_object_mut() else { return };
+    let Some(map) = object.as_object_mut() else {
+        return;
+    };
     let metadata = map.entry("metadata").or_insert_with(|| json!({}));
-    let Some(metadata) = metadata.as_object_mut() else { return };
+    let Some(metadata) = metadata.as_object_mut() else {
+        return;
+    };
     match value.filter(|v| v.as_str().is_none_or(|s| !s.is_empty())) {
         Some(v) => {
             metadata.insert(field.to_string(), v);
@@ -246,7 +313,9 @@ fn meta_map<'a>(object: &'a mut Value, field: &str) -> &'a mut Map<String, Value
     if !object["metadata"][field].is_object() {
         object["metadata"][field] = json!({});
     }
-    object["metadata"][field].as_object_mut().expect("just made an object")
+    object["metadata"][field]
+        .as_object_mut()
+        .expect("just made an object")
 }
 
 fn condition(typ: &str, status: &str, reason: &str, message: Option<String>) -> Value {
@@ -265,8 +334,13 @@ fn set_condition(xr: &mut Value, condition: Value) {
     if !xr["status"]["conditions"].is_array() {
         xr["status"]["conditions"] = json!([]);
     }
-    let conditions = xr["status"]["conditions"].as_array_mut().expect("just made an array");
-    match conditions.iter_mut().find(|c| c["type"] == condition["type"]) {
+    let conditions = xr["status"]["conditions"]
+        .as_array_mut()
+        .expect("just made an array");
+    match conditions
+        .iter_mut()
+        .find(|c| c["type"] == condition["type"])
+    {
         Some(existing) => *existing = condition,
         None => conditions.push(condition),
     }
@@ -290,11 +364,17 @@ mod tests {
         let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert_eq!(first_n_and_more(&names(&["a", "b"])), "a, b");
         assert_eq!(first_n_and_more(&names(&["a", "b", "c"])), "a, b, and c");
-        assert_eq!(first_n_and_more(&names(&["a", "b", "c", "d", "e"])), "a, b, c, and 2 more");
+        assert_eq!(
+            first_n_and_more(&names(&["a", "b", "c", "d", "e"])),
+            "a, b, c, and 2 more"
+        );
     }
 
     #[test]
     fn an_object_without_kind_is_not_a_composite() {
-        assert_eq!(render(&json!({"apiVersion": "x/v1"}), &[], &json!({})), Err(RenderError::NotAComposite));
+        assert_eq!(
+            render(&json!({"apiVersion": "x/v1"}), &[], &json!({})),
+            Err(RenderError::NotAComposite)
+        );
     }
 }

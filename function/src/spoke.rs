@@ -204,8 +204,7 @@ pub struct Network {
 
 /// IPv4 CIDR syntax; semantics (private space, overlaps, sizes) are checked
 /// by the function, which names the rule broken.
-pub const CIDR_PATTERN: &str =
-    r"^([0-9]{1,3}\.){3}[0-9]{1,3}/([0-9]|[12][0-9]|3[0-2])$";
+pub const CIDR_PATTERN: &str = r"^([0-9]{1,3}\.){3}[0-9]{1,3}/([0-9]|[12][0-9]|3[0-2])$";
 
 pub const DEFAULT_POD_CIDR: &str = "10.244.0.0/16";
 
@@ -249,7 +248,11 @@ pub struct ApiEndpoint {
 
 impl Default for ApiEndpoint {
     fn default() -> Self {
-        ApiEndpoint { public: true, private: true, allowed_cidrs: Vec::new() }
+        ApiEndpoint {
+            public: true,
+            private: true,
+            allowed_cidrs: Vec::new(),
+        }
     }
 }
 
@@ -319,7 +322,9 @@ pub enum AmiType {
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct AzureSpec {
-    /// Resource group to create for the spoke. Default: `<spoke name>-rg`.
+    /// Resource group to create for the spoke. Default: `<cluster name>-rg`,
+    /// where the cluster name is `<namespace>-<name>` for a namespaced XR and
+    /// the XR's name for a legacy one.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     #[schemars(length(max = 63), regex(pattern = r"^([-\w._()]*[-\w_()])?$"))]
     pub resource_group_name: String,

@@ -24,10 +24,20 @@ pub fn report(composition: &Composition<'_>) -> Report {
         pod_cidr: plan.pods.map(|p| p.to_string()),
         service_cidr: plan.services.to_string(),
         zones: plan.zones.iter().map(|z| z.zone.clone()).collect(),
-        public_subnet_cidrs: plan.zones.iter().filter_map(|z| z.public_subnet).map(|s| s.to_string()).collect(),
+        public_subnet_cidrs: plan
+            .zones
+            .iter()
+            .filter_map(|z| z.public_subnet)
+            .map(|s| s.to_string())
+            .collect(),
         private_subnet_cidrs: match plan.node_subnet {
             Some(subnet) => vec![subnet.to_string()],
-            None => plan.zones.iter().filter_map(|z| z.private_subnet).map(|s| s.to_string()).collect(),
+            None => plan
+                .zones
+                .iter()
+                .filter_map(|z| z.private_subnet)
+                .map(|s| s.to_string())
+                .collect(),
         },
     });
 

@@ -1,3 +1,4 @@
+#![allow(dead_code)] // each test binary uses a different part of this module
 //! The examples and their stages: one place that knows which XRs exist and
 //! which observed-resource sets show their later stages.
 
@@ -22,13 +23,24 @@ pub fn root() -> PathBuf {
 pub fn cases() -> Vec<Case> {
     let mut cases = Vec::new();
     for cloud in ["aws", "azure"] {
-        for (flavour, xr, observed) in [("namespaced", "xr.yaml", "observed"), ("legacy", "legacy-xr.yaml", "observed-legacy")] {
+        for (flavour, xr, observed) in [
+            ("namespaced", "xr.yaml", "observed"),
+            ("legacy", "legacy-xr.yaml", "observed-legacy"),
+        ] {
             let dir = root().join("examples").join(cloud);
-            cases.push(Case { name: format!("{cloud}-{flavour}-initial"), xr: dir.join(xr), observed: None });
+            cases.push(Case {
+                name: format!("{cloud}-{flavour}-initial"),
+                xr: dir.join(xr),
+                observed: None,
+            });
             for stage in ["cluster-ready", "all-ready"] {
                 let observed = dir.join(observed).join(stage);
                 if observed.is_dir() {
-                    cases.push(Case { name: format!("{cloud}-{flavour}-{stage}"), xr: dir.join(xr), observed: Some(observed) });
+                    cases.push(Case {
+                        name: format!("{cloud}-{flavour}-{stage}"),
+                        xr: dir.join(xr),
+                        observed: Some(observed),
+                    });
                 }
             }
         }
@@ -62,5 +74,8 @@ pub fn documents(text: &str) -> Vec<serde_json::Value> {
 }
 
 pub fn relative(path: &Path) -> String {
-    path.strip_prefix(root()).unwrap_or(path).display().to_string()
+    path.strip_prefix(root())
+        .unwrap_or(path)
+        .display()
+        .to_string()
 }

@@ -31,7 +31,12 @@ pub struct Api {
 
 impl Api {
     pub const fn v1beta1(service: &'static str, kind: &'static str) -> Api {
-        Api { service, kind, namespaced_version: "v1beta1", cluster_version: "v1beta1" }
+        Api {
+            service,
+            kind,
+            namespaced_version: "v1beta1",
+            cluster_version: "v1beta1",
+        }
     }
 
     pub fn api_version(&self, namespaced: bool) -> String {
@@ -110,7 +115,10 @@ impl Selector {
     }
 
     fn label(key: &str, value: &str) -> Selector {
-        Selector { match_controller_ref: true, match_labels: BTreeMap::from([(key.to_string(), value.to_string())]) }
+        Selector {
+            match_controller_ref: true,
+            match_labels: BTreeMap::from([(key.to_string(), value.to_string())]),
+        }
     }
 }
 
@@ -124,7 +132,10 @@ impl<P: Serialize> ManagedResource<P> {
         ManagedResource {
             api_version: api.api_version(namespaced),
             kind: api.kind,
-            metadata: Metadata { annotations: BTreeMap::new(), labels },
+            metadata: Metadata {
+                annotations: BTreeMap::new(),
+                labels,
+            },
             spec: ManagedSpec {
                 for_provider,
                 init_provider: None,
@@ -156,12 +167,16 @@ impl<P: Serialize> ManagedResource<P> {
 
 impl<P: Serialize, I: Serialize> ManagedResource<P, I> {
     pub fn external_name(mut self, name: impl Into<String>) -> Self {
-        self.metadata.annotations.insert(EXTERNAL_NAME.to_string(), name.into());
+        self.metadata
+            .annotations
+            .insert(EXTERNAL_NAME.to_string(), name.into());
         self
     }
 
     pub fn role(mut self, role: &str) -> Self {
-        self.metadata.labels.insert(ROLE_LABEL.to_string(), role.to_string());
+        self.metadata
+            .labels
+            .insert(ROLE_LABEL.to_string(), role.to_string());
         self
     }
 

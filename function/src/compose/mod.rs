@@ -12,8 +12,12 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::spoke::{Cloud, SpokeStatus};
+use crate::spoke::{Cloud, ClusterStatus, SecretLocation, SpokeStatus};
 use crate::validate::Spoke;
+
+/// The connection-secret key both EKS's ClusterAuth and AKS's
+/// KubernetesCluster publish the kubeconfig under.
+pub const KUBECONFIG_KEY: &str = "kubeconfig";
 
 /// The parts of a spoke that become ready one after another; each gets an
 /// XR condition `<Stage>Ready` that a person can read in `kubectl get`.
@@ -26,7 +30,12 @@ pub enum Stage {
 }
 
 impl Stage {
-    pub const ALL: [Stage; 4] = [Stage::Network, Stage::Cluster, Stage::NodePools, Stage::Access];
+    pub const ALL: [Stage; 4] = [
+        Stage::Network,
+        Stage::Cluster,
+        Stage::NodePools,
+        Stage::Access,
+    ];
 
     /// The XR condition type for this stage.
     pub fn condition_type(self) -> &'static str {
@@ -60,7 +69,12 @@ pub struct Composition<'a> {
 
 impl<'a> Composition<'a> {
     pub fn new(spoke: &'a Spoke, observed: &'a BTreeMap<String, serde_json::Value>) -> Self {
-        Composition { spoke, observed, resources: BTreeMap::new(), status: spoke.status.clone() }
+        Composition {
+            spoke,
+            observed,
+            resources: BTreeMap::new(),
+            status: spoke.status.clone(),
+        }
     }
 
     /// Adds a desired resource; its readiness comes from the observed one.
@@ -69,7 +83,14 @@ impl<'a> Composition<'a> {
         // strings, numbers, booleans and string-keyed maps.
         let resource = serde_json::to_value(resource).unwrap_or(serde_json::Value::Null);
         let ready = self.observed(name).is_some_and(is_ready);
-        self.resources.insert(name.to_string(), Composed { stage, resource, ready });
+        self.resources.insert(
+            name.to_string(),
+            Composed {
+                stage,
+                resource,
+                ready,
+            },
+        );
     }
 
     /// The observed composed resource of this name, if it exists yet.
@@ -79,7 +100,10 @@ impl<'a> Composition<'a> {
 
     /// A string at `pointer` (RFC 6901) in an observed resource.
     pub fn observed_str(&self, name: &str, pointer: &str) -> Option<&'a str> {
-        self.observed(name)?.pointer(pointer)?.as_str().filter(|s| !s.is_empty())
+        self.observed(name)?
+            .pointer(pointer)?
+            .as_str()
+            .filter(|s| !s.is_empty())
     }
 
     /// Resources of a stage that are not ready yet, by name.
@@ -91,13 +115,37 @@ impl<'a> Composition<'a> {
             .collect()
     }
 
+    /// Records the cluster in the XR status: its name, version, where its
+    /// kubeconfig is published, and its API endpoint once the cloud reports it.
+    pub fn report_cluster(&mut self, endpoint: Option<String>) {
+        let spoke = self.spoke;
+        self.status.cluster = Some(ClusterStatus {
+            name: spoke.cluster_name(),
+            version: spoke.kubernetes_version.clone(),
+            endpoint,
+            kubeconfig_secret: SecretLocation {
+                name: spoke.kubeconfig_secret_name(),
+                namespace: Some(
+                    spoke
+                        .namespace
+                        .clone()
+                        .unwrap_or_else(|| spoke.input.connection_secret_namespace.clone()),
+                ),
+                key: KUBECONFIG_KEY.to_string(),
+            },
+        });
+    }
+
     pub fn has_stage(&self, stage: Stage) -> bool {
         self.resources.values().any(|c| c.stage == stage)
     }
 }
 
 /// Composes every part of the spoke.
-pub fn compose<'a>(spoke: &'a Spoke, observed: &'a BTreeMap<String, serde_json::Value>) -> Composition<'a> {
+pub fn compose<'a>(
+    spoke: &'a Spoke,
+    observed: &'a BTreeMap<String, serde_json::Value>,
+) -> Composition<'a> {
     let mut composition = Composition::new(spoke, observed);
     match spoke.spec.cloud {
         Cloud::Aws => aws::compose(&mut composition),
