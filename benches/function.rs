@@ -23,8 +23,13 @@ use std::path::Path;
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use function_sdk_rust::proto::v1::function_runner_service_client::FunctionRunnerServiceClient;
-use function_sdk_rust::proto::v1::{RequestMeta, Resource, RunFunctionRequest, Severity, State};
+// The same allocator as the server binary, so (a) measures what it runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+use function_sdk_rust::proto::v1::{
+    RequestMeta, Resource, ResponseMeta, Result as FnResult, RunFunctionRequest, Severity, State,
+};
 use function_sdk_rust::resource::json_to_struct;
 use serde_json::{Value, json};
 
@@ -122,7 +127,7 @@ fn bench(plan: &Plan) -> Result<usize, Error> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(grpc(plan, request, &mut missed))?;
+    runtime.block_on(grpc(plan, request, composed, &mut missed))?;
     Ok(missed)
 }
 
@@ -148,7 +153,12 @@ fn time_run(req: &RunFunctionRequest, plan: &Plan) -> Vec<Duration> {
         .collect()
 }
 
-async fn grpc(plan: &Plan, request: RunFunctionRequest, missed: &mut usize) -> Result<(), Error> {
+async fn grpc(
+    plan: &Plan,
+    request: RunFunctionRequest,
+    composed: usize,
+    missed: &mut usize,
+) -> Result<(), Error> {
     println!("\n(b) RunFunction over loopback gRPC against {BINARY}");
     let mut server = Server::start()?;
     server.wait_listening().await?;
@@ -160,7 +170,7 @@ async fn grpc(plan: &Plan, request: RunFunctionRequest, missed: &mut usize) -> R
         tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{}", server.port))?
             .connect()
             .await?;
-    let client = FunctionRunnerServiceClient::new(channel).max_decoding_message_size(64 << 20);
+    let client = SummaryClient::new(channel, composed);
 
     // 1 in flight
     let mut one = client.clone();
@@ -223,6 +233,82 @@ async fn grpc(plan: &Plan, request: RunFunctionRequest, missed: &mut usize) -> R
     let ok = verdict(rss_after <= RSS_TARGET_MIB, missed);
     println!("    idle after the load  {rss_after:>6.1} MiB  {ok}  (peak VmHWM {peak:.1} MiB)");
     Ok(())
+}
+
+/// What this client reads of a `RunFunctionResponse`: the meta and results
+/// in full, the desired resources as raw bytes. Crossplane decodes the whole
+/// response, but here the client shares the two cores with the server, and
+/// turning ~60 KB of `Struct`s into maps would measure the client.
+#[derive(Clone, PartialEq, prost::Message)]
+struct ResponseSummary {
+    #[prost(message, optional, tag = "1")]
+    meta: Option<ResponseMeta>,
+    #[prost(message, optional, tag = "2")]
+    desired: Option<StateSummary>,
+    #[prost(message, repeated, tag = "3")]
+    results: Vec<FnResult>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct StateSummary {
+    #[prost(bytes = "vec", optional, tag = "1")]
+    composite: Option<Vec<u8>>,
+    #[prost(map = "string, bytes", tag = "2")]
+    resources: std::collections::HashMap<String, Vec<u8>>,
+}
+
+/// A RunFunction client that decodes responses as [`ResponseSummary`] and
+/// checks each one: the tag echoed, no FATAL, every resource present.
+#[derive(Clone)]
+struct SummaryClient {
+    grpc: tonic::client::Grpc<tonic::transport::Channel>,
+    expected_resources: usize,
+}
+
+impl SummaryClient {
+    fn new(channel: tonic::transport::Channel, expected_resources: usize) -> Self {
+        SummaryClient {
+            grpc: tonic::client::Grpc::new(channel).max_decoding_message_size(64 << 20),
+            expected_resources,
+        }
+    }
+
+    async fn run_function(
+        &mut self,
+        request: RunFunctionRequest,
+    ) -> Result<ResponseSummary, tonic::Status> {
+        let tag = request
+            .meta
+            .as_ref()
+            .map(|m| m.tag.clone())
+            .unwrap_or_default();
+        self.grpc
+            .ready()
+            .await
+            .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+        let path = tonic::codegen::http::uri::PathAndQuery::from_static(
+            "/apiextensions.fn.proto.v1.FunctionRunnerService/RunFunction",
+        );
+        let codec = tonic_prost::ProstCodec::<RunFunctionRequest, ResponseSummary>::default();
+        let response = self
+            .grpc
+            .unary(tonic::Request::new(request), path, codec)
+            .await?
+            .into_inner();
+        let echoed = response.meta.as_ref().map(|m| m.tag.as_str()) == Some(tag.as_str());
+        let fatal = response
+            .results
+            .iter()
+            .any(|r| r.severity == Severity::Fatal as i32);
+        let resources = response.desired.as_ref().map_or(0, |d| d.resources.len());
+        if !echoed || fatal || resources != self.expected_resources {
+            return Err(tonic::Status::internal(format!(
+                "unexpected response: tag echoed {echoed}, fatal {fatal}, {resources} of {} resources",
+                self.expected_resources
+            )));
+        }
+        Ok(response)
+    }
 }
 
 /// The `function-hybrid-spoke` binary, killed on drop.

@@ -5,18 +5,20 @@
 pub mod compose;
 pub mod input;
 pub mod network;
+pub mod pb;
 pub mod render;
 pub mod spoke;
 pub mod status;
 pub mod validate;
 pub mod xrd;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use function_sdk_rust::proto::v1::{Ready, RunFunctionRequest, RunFunctionResponse};
-use function_sdk_rust::resource::{json_to_pb, json_to_struct, struct_to_json};
+use function_sdk_rust::resource::struct_to_json;
 use function_sdk_rust::response;
+use pbjson_types::Struct;
+use pbjson_types::value::Kind;
 
 use crate::validate::Invalid;
 
@@ -50,25 +52,23 @@ pub fn run(req: &RunFunctionRequest) -> RunFunctionResponse {
         });
     }
 
-    let observed: BTreeMap<String, serde_json::Value> = req
+    let observed: compose::Observed<'_> = req
         .observed
         .as_ref()
         .map(|o| {
             o.resources
                 .iter()
-                .filter_map(|(name, r)| Some((name.clone(), struct_to_json(r.resource.as_ref()?))))
+                .filter_map(|(name, r)| Some((name.as_str(), r.resource.as_ref()?)))
                 .collect()
         })
         .unwrap_or_default();
 
     let composition = compose::compose(&spoke, &observed);
+    let report = status::report(&composition);
 
-    for (name, composed) in &composition.resources {
-        let serde_json::Value::Object(object) = &composed.resource else {
-            continue;
-        };
-        let desired = response::desired_composed(&mut rsp, name.clone());
-        desired.resource = Some(json_to_struct(object));
+    for (name, composed) in composition.resources {
+        let desired = response::desired_composed(&mut rsp, name);
+        desired.resource = Some(composed.resource);
         desired.ready = if composed.ready {
             Ready::True
         } else {
@@ -76,23 +76,21 @@ pub fn run(req: &RunFunctionRequest) -> RunFunctionResponse {
         } as i32;
     }
 
-    let report = status::report(&composition);
     let composite = response::desired_composite(&mut rsp);
     let fields = &mut composite.resource.get_or_insert_default().fields;
     // Keep status fields an earlier step set; ours replace only our own keys.
-    let mut merged = fields
-        .get("status")
-        .map(function_sdk_rust::resource::pb_to_json)
-        .and_then(|s| s.as_object().cloned())
-        .unwrap_or_default();
-    if let serde_json::Value::Object(ours) =
-        serde_json::to_value(&report.status).unwrap_or_default()
-    {
-        merged.extend(ours);
-    }
+    let mut status = match fields.remove("status").and_then(|s| s.kind) {
+        Some(Kind::StructValue(status)) => status,
+        _ => Struct::default(),
+    };
+    status
+        .fields
+        .extend(pb::to_struct(&report.status).unwrap_or_default().fields);
     fields.insert(
         "status".to_string(),
-        json_to_pb(&serde_json::Value::Object(merged)),
+        pbjson_types::Value {
+            kind: Some(Kind::StructValue(status)),
+        },
     );
     rsp.conditions.extend(report.conditions);
     rsp

@@ -66,9 +66,9 @@ pub fn compose(c: &mut Composition<'_>) {
         return;
     };
     let spoke = c.spoke;
-    let region = spoke.spec.region.clone();
-    let partition = partition(&region);
-    let tags = spoke.tags.clone();
+    let region = spoke.spec.region.as_str();
+    let partition = partition(region);
+    let tags = &spoke.tags;
 
     // --- Network ---------------------------------------------------------
     c.add(
@@ -79,12 +79,12 @@ pub fn compose(c: &mut Composition<'_>) {
             VPC,
             "vpc",
             Vpc {
-                region: region.clone(),
+                region,
                 cidr_block: spoke.network.vpc.to_string(),
                 // EKS requires both for private endpoint and node registration.
                 enable_dns_hostnames: true,
                 enable_dns_support: true,
-                tags: tags.clone(),
+                tags,
             },
         ),
     );
@@ -96,9 +96,9 @@ pub fn compose(c: &mut Composition<'_>) {
             INTERNET_GATEWAY,
             "internet-gateway",
             InVpc {
-                region: region.clone(),
+                region,
                 vpc_id_selector: Selector::resource("vpc"),
-                tags: tags.clone(),
+                tags,
             },
         ),
     );
@@ -112,9 +112,9 @@ pub fn compose(c: &mut Composition<'_>) {
             ROUTE_TABLE,
             public_route_table,
             InVpc {
-                region: region.clone(),
+                region,
                 vpc_id_selector: Selector::resource("vpc"),
-                tags: tags.clone(),
+                tags,
             },
         ),
     );
@@ -126,7 +126,7 @@ pub fn compose(c: &mut Composition<'_>) {
             ROUTE,
             "route-public-internet",
             Route {
-                region: region.clone(),
+                region,
                 route_table_id_selector: Selector::resource(public_route_table),
                 destination_cidr_block: "0.0.0.0/0",
                 gateway_id_selector: Some(Selector::resource("internet-gateway")),
@@ -151,21 +151,21 @@ pub fn compose(c: &mut Composition<'_>) {
                 SUBNET,
                 &public_subnet,
                 Subnet {
-                    region: region.clone(),
+                    region,
                     vpc_id_selector: Selector::resource("vpc"),
                     cidr_block: public_cidr.to_string(),
                     availability_zone: zone.zone.clone(),
                     // Only NAT gateways and load balancers live here: no
                     // instance should get a public address by accident.
                     map_public_ip_on_launch: false,
-                    tags: with(&tags, ELB_TAG, "1"),
+                    tags: &with(tags, ELB_TAG, "1"),
                 },
             )
             .role(PUBLIC_SUBNETS),
         );
         associate(
             c,
-            &region,
+            region,
             &format!("route-table-association-public-{z}"),
             public_route_table,
             &public_subnet,
@@ -180,12 +180,12 @@ pub fn compose(c: &mut Composition<'_>) {
                 SUBNET,
                 &private_subnet,
                 Subnet {
-                    region: region.clone(),
+                    region,
                     vpc_id_selector: Selector::resource("vpc"),
                     cidr_block: private_cidr.to_string(),
                     availability_zone: zone.zone.clone(),
                     map_public_ip_on_launch: false,
-                    tags: with(&tags, INTERNAL_ELB_TAG, "1"),
+                    tags: &with(tags, INTERNAL_ELB_TAG, "1"),
                 },
             )
             .role(PRIVATE_SUBNETS),
@@ -208,9 +208,9 @@ pub fn compose(c: &mut Composition<'_>) {
                     EIP,
                     &eip,
                     Eip {
-                        region: region.clone(),
+                        region,
                         domain: "vpc",
-                        tags: tags.clone(),
+                        tags,
                     },
                 ),
             );
@@ -223,11 +223,11 @@ pub fn compose(c: &mut Composition<'_>) {
                     NAT_GATEWAY,
                     &nat_gateway,
                     NatGateway {
-                        region: region.clone(),
+                        region,
                         connectivity_type: "public",
                         allocation_id_selector: Selector::resource(&eip),
                         subnet_id_selector: Selector::resource(&public_subnet),
-                        tags: tags.clone(),
+                        tags,
                     },
                 ),
             );
@@ -242,9 +242,9 @@ pub fn compose(c: &mut Composition<'_>) {
                 ROUTE_TABLE,
                 &private_route_table,
                 InVpc {
-                    region: region.clone(),
+                    region,
                     vpc_id_selector: Selector::resource("vpc"),
-                    tags: tags.clone(),
+                    tags,
                 },
             ),
         );
@@ -258,7 +258,7 @@ pub fn compose(c: &mut Composition<'_>) {
                     ROUTE,
                     &route,
                     Route {
-                        region: region.clone(),
+                        region,
                         route_table_id_selector: Selector::resource(&private_route_table),
                         destination_cidr_block: "0.0.0.0/0",
                         gateway_id_selector: None,
@@ -271,7 +271,7 @@ pub fn compose(c: &mut Composition<'_>) {
         }
         associate(
             c,
-            &region,
+            region,
             &format!("route-table-association-private-{z}"),
             &private_route_table,
             &private_subnet,
@@ -279,13 +279,7 @@ pub fn compose(c: &mut Composition<'_>) {
     }
 
     // --- Cluster ---------------------------------------------------------
-    role(
-        c,
-        Stage::Cluster,
-        "cluster-role",
-        "eks.amazonaws.com",
-        &tags,
-    );
+    role(c, Stage::Cluster, "cluster-role", "eks.amazonaws.com", tags);
     attach(
         c,
         Stage::Cluster,
@@ -304,7 +298,7 @@ pub fn compose(c: &mut Composition<'_>) {
             CLUSTER,
             "cluster",
             Cluster {
-                region: region.clone(),
+                region,
                 version: spoke.kubernetes_version.clone(),
                 role_arn_selector: Selector::resource("cluster-role"),
                 vpc_config: VpcConfig {
@@ -327,7 +321,7 @@ pub fn compose(c: &mut Composition<'_>) {
                     ip_family: "ipv4",
                     service_ipv4_cidr: spoke.network.services.to_string(),
                 },
-                tags: tags.clone(),
+                tags,
             },
         )
         .external_name(cluster_name),
@@ -340,7 +334,7 @@ pub fn compose(c: &mut Composition<'_>) {
             CLUSTER_AUTH,
             "cluster-auth",
             ClusterAuth {
-                region: region.clone(),
+                region,
                 cluster_name_selector: Selector::resource("cluster"),
                 refresh_period: KUBECONFIG_REFRESH,
             },
@@ -353,7 +347,7 @@ pub fn compose(c: &mut Composition<'_>) {
     c.report_cluster(endpoint);
 
     // --- Node pools ------------------------------------------------------
-    role(c, Stage::NodePools, "node-role", "ec2.amazonaws.com", &tags);
+    role(c, Stage::NodePools, "node-role", "ec2.amazonaws.com", tags);
     for (name, policy) in [
         ("node-role-worker-policy", "AmazonEKSWorkerNodePolicy"),
         ("node-role-cni-policy", "AmazonEKS_CNI_Policy"),
@@ -377,7 +371,7 @@ pub fn compose(c: &mut Composition<'_>) {
                 NODE_GROUP,
                 &name,
                 NodeGroup {
-                    region: region.clone(),
+                    region,
                     cluster_name_selector: Selector::resource("cluster"),
                     node_role_arn_selector: Selector::resource("node-role"),
                     subnet_id_selector: Selector::role(PRIVATE_SUBNETS),
@@ -402,7 +396,7 @@ pub fn compose(c: &mut Composition<'_>) {
                             effect: eks_taint_effect(t.effect),
                         })
                         .collect(),
-                    tags: tags.clone(),
+                    tags,
                 },
             )
             // The cluster autoscaler owns the size once the group exists.
@@ -424,14 +418,14 @@ pub fn compose(c: &mut Composition<'_>) {
                 ADDON,
                 &name,
                 Addon {
-                    region: region.clone(),
+                    region,
                     cluster_name_selector: Selector::resource("cluster"),
                     addon_name: addon.clone(),
                     // EKS installs self-managed copies of the core add-ons at
                     // creation; the managed add-on takes them over.
                     resolve_conflicts_on_create: "OVERWRITE",
                     resolve_conflicts_on_update: "PRESERVE",
-                    tags: tags.clone(),
+                    tags,
                 },
             ),
         );
@@ -446,11 +440,11 @@ pub fn compose(c: &mut Composition<'_>) {
             ACCESS_ENTRY,
             "access-entry-admin",
             AccessEntry {
-                region: region.clone(),
+                region,
                 cluster_name_selector: Selector::resource("cluster"),
                 principal_arn: aws.admin_principal_arn.clone(),
                 r#type: "STANDARD",
-                tags: tags.clone(),
+                tags,
             },
         ),
     );
@@ -510,7 +504,7 @@ fn associate(c: &mut Composition<'_>, region: &str, name: &str, route_table: &st
         ROUTE_TABLE_ASSOCIATION,
         name,
         RouteTableAssociation {
-            region: region.to_string(),
+            region,
             route_table_id_selector: Selector::resource(route_table),
             subnet_id_selector: Selector::resource(subnet),
         },
@@ -548,7 +542,7 @@ fn role(
                 name.replace('-', " "),
                 c.spoke.cluster_name()
             ),
-            tags: tags.clone(),
+            tags,
         },
     );
     c.add(stage, name, &role);
@@ -573,56 +567,56 @@ type Tags = BTreeMap<String, String>;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Vpc {
-    region: String,
+struct Vpc<'a> {
+    region: &'a str,
     cidr_block: String,
     enable_dns_hostnames: bool,
     enable_dns_support: bool,
-    tags: Tags,
+    tags: &'a Tags,
 }
 
 /// Internet gateways and route tables: a VPC and tags.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct InVpc {
-    region: String,
+struct InVpc<'a> {
+    region: &'a str,
     vpc_id_selector: Selector,
-    tags: Tags,
+    tags: &'a Tags,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Subnet {
-    region: String,
+struct Subnet<'a> {
+    region: &'a str,
     vpc_id_selector: Selector,
     cidr_block: String,
     availability_zone: String,
     map_public_ip_on_launch: bool,
-    tags: Tags,
+    tags: &'a Tags,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Eip {
-    region: String,
+struct Eip<'a> {
+    region: &'a str,
     domain: &'static str,
-    tags: Tags,
+    tags: &'a Tags,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct NatGateway {
-    region: String,
+struct NatGateway<'a> {
+    region: &'a str,
     connectivity_type: &'static str,
     allocation_id_selector: Selector,
     subnet_id_selector: Selector,
-    tags: Tags,
+    tags: &'a Tags,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Route {
-    region: String,
+struct Route<'a> {
+    region: &'a str,
     route_table_id_selector: Selector,
     destination_cidr_block: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -633,18 +627,18 @@ struct Route {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct RouteTableAssociation {
-    region: String,
+struct RouteTableAssociation<'a> {
+    region: &'a str,
     route_table_id_selector: Selector,
     subnet_id_selector: Selector,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Role {
+struct Role<'a> {
     assume_role_policy: String,
     description: String,
-    tags: Tags,
+    tags: &'a Tags,
 }
 
 #[derive(Serialize)]
@@ -677,14 +671,14 @@ struct RolePolicyAttachment {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Cluster {
-    region: String,
+struct Cluster<'a> {
+    region: &'a str,
     version: String,
     role_arn_selector: Selector,
     vpc_config: VpcConfig,
     access_config: AccessConfig,
     kubernetes_network_config: KubernetesNetworkConfig,
-    tags: Tags,
+    tags: &'a Tags,
 }
 
 #[derive(Serialize)]
@@ -714,16 +708,16 @@ struct KubernetesNetworkConfig {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct ClusterAuth {
-    region: String,
+struct ClusterAuth<'a> {
+    region: &'a str,
     cluster_name_selector: Selector,
     refresh_period: &'static str,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct NodeGroup {
-    region: String,
+struct NodeGroup<'a> {
+    region: &'a str,
     cluster_name_selector: Selector,
     node_role_arn_selector: Selector,
     subnet_id_selector: Selector,
@@ -737,7 +731,7 @@ struct NodeGroup {
     labels: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     taint: Vec<NodeTaint>,
-    tags: Tags,
+    tags: &'a Tags,
 }
 
 #[derive(Serialize)]
@@ -775,29 +769,29 @@ struct NodeTaint {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Addon {
-    region: String,
+struct Addon<'a> {
+    region: &'a str,
     cluster_name_selector: Selector,
     addon_name: String,
     resolve_conflicts_on_create: &'static str,
     resolve_conflicts_on_update: &'static str,
-    tags: Tags,
+    tags: &'a Tags,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct AccessEntry {
-    region: String,
+struct AccessEntry<'a> {
+    region: &'a str,
     cluster_name_selector: Selector,
     principal_arn: String,
     r#type: &'static str,
-    tags: Tags,
+    tags: &'a Tags,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct AccessPolicyAssociation {
-    region: String,
+struct AccessPolicyAssociation<'a> {
+    region: &'a str,
     cluster_name_selector: Selector,
     principal_arn_selector: Selector,
     policy_arn: String,

@@ -52,8 +52,8 @@ pub fn compose(c: &mut Composition<'_>) {
         return;
     };
     let spoke = c.spoke;
-    let location = spoke.spec.region.clone();
-    let tags = azure_tags(&spoke.tags);
+    let location = spoke.spec.region.as_str();
+    let tags = &azure_tags(&spoke.tags);
     let cluster_name = spoke.cluster_name();
     let zones: Vec<String> = spoke.network.zones.iter().map(|z| z.zone.clone()).collect();
 
@@ -70,10 +70,7 @@ pub fn compose(c: &mut Composition<'_>) {
             spoke,
             RESOURCE_GROUP,
             "resource-group",
-            ResourceGroup {
-                location: location.clone(),
-                tags: tags.clone(),
-            },
+            ResourceGroup { location, tags },
         )
         .external_name(resource_group_name),
     );
@@ -85,10 +82,10 @@ pub fn compose(c: &mut Composition<'_>) {
             VIRTUAL_NETWORK,
             "virtual-network",
             VirtualNetwork {
-                location: location.clone(),
+                location,
                 resource_group_name_selector: Selector::resource("resource-group"),
                 address_space: vec![spoke.network.vpc.to_string()],
-                tags: tags.clone(),
+                tags,
             },
         )
         .external_name(format!("{cluster_name}-vnet")),
@@ -176,7 +173,7 @@ pub fn compose(c: &mut Composition<'_>) {
                     // Lets AKS rotate the system pool when its VM size changes.
                     temporary_name_for_rotation: format!("{}tmp", truncate(&system_pool.name, 9)),
                 },
-                tags: tags.clone(),
+                tags,
             },
         )
         .init_provider(ClusterInit {
@@ -219,7 +216,7 @@ pub fn compose(c: &mut Composition<'_>) {
                         .iter()
                         .map(|t| format!("{}={}:{}", t.key, t.value, taint_effect(t.effect)))
                         .collect(),
-                    tags: tags.clone(),
+                    tags,
                 },
             )
             .init_provider(NodeCount {
@@ -273,18 +270,18 @@ fn taint_effect(effect: TaintEffect) -> &'static str {
 type Tags = BTreeMap<String, String>;
 
 #[derive(Serialize)]
-struct ResourceGroup {
-    location: String,
-    tags: Tags,
+struct ResourceGroup<'a> {
+    location: &'a str,
+    tags: &'a Tags,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct VirtualNetwork {
-    location: String,
+struct VirtualNetwork<'a> {
+    location: &'a str,
     resource_group_name_selector: Selector,
     address_space: Vec<String>,
-    tags: Tags,
+    tags: &'a Tags,
 }
 
 #[derive(Serialize)]
@@ -297,8 +294,8 @@ struct Subnet {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct KubernetesCluster {
-    location: String,
+struct KubernetesCluster<'a> {
+    location: &'a str,
     resource_group_name_selector: Selector,
     dns_prefix: String,
     kubernetes_version: String,
@@ -314,7 +311,7 @@ struct KubernetesCluster {
     azure_active_directory_role_based_access_control: Option<EntraRbac>,
     network_profile: NetworkProfile,
     default_node_pool: DefaultNodePool,
-    tags: Tags,
+    tags: &'a Tags,
 }
 
 #[derive(Serialize)]
@@ -399,7 +396,7 @@ struct DefaultNodePool {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct NodePoolSpec {
+struct NodePoolSpec<'a> {
     kubernetes_cluster_id_selector: Selector,
     mode: &'static str,
     vm_size: String,
@@ -407,7 +404,7 @@ struct NodePoolSpec {
     pool: Pool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     node_taints: Vec<String>,
-    tags: Tags,
+    tags: &'a Tags,
 }
 
 /// The autoscaler owns node counts once a pool exists.

@@ -50,47 +50,72 @@ impl Api {
 
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ManagedResource<P, I = Empty> {
+pub struct ManagedResource<'a, P, I = Empty> {
     pub api_version: String,
     pub kind: &'static str,
-    pub metadata: Metadata,
-    pub spec: ManagedSpec<P, I>,
+    pub metadata: Metadata<'a>,
+    pub spec: ManagedSpec<'a, P, I>,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct Metadata {
+#[derive(Clone, Debug, Serialize)]
+pub struct Metadata<'a> {
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub annotations: BTreeMap<String, String>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<&'static str, String>,
+    pub labels: Labels<'a>,
+}
+
+/// The FinOps labels every object of the spoke shares, borrowed rather than
+/// copied into each, plus the labels that make it selectable.
+#[derive(Clone, Debug)]
+pub struct Labels<'a> {
+    pub finops: &'a BTreeMap<String, String>,
+    pub resource: String,
+    pub role: Option<&'static str>,
+}
+
+// By hand rather than `#[serde(flatten)]`: a flattened map is serialized
+// without its length, and these labels are on every composed resource.
+impl Serialize for Labels<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.finops.len() + 2))?;
+        for (key, value) in self.finops {
+            map.serialize_entry(key, value)?;
+        }
+        map.serialize_entry(RESOURCE_LABEL, &self.resource)?;
+        if let Some(role) = self.role {
+            map.serialize_entry(ROLE_LABEL, role)?;
+        }
+        map.end()
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ManagedSpec<P, I> {
+pub struct ManagedSpec<'a, P, I> {
     pub for_provider: P,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub init_provider: Option<I>,
-    pub provider_config_ref: ProviderConfigRef,
+    pub provider_config_ref: ProviderConfigRef<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub write_connection_secret_to_ref: Option<SecretRef>,
+    pub write_connection_secret_to_ref: Option<SecretRef<'a>>,
 }
 
 /// Namespaced MRs name the kind (`ClusterProviderConfig` for a platform-wide
 /// config); legacy MRs only a name.
 #[derive(Clone, Debug, Serialize)]
-pub struct ProviderConfigRef {
+pub struct ProviderConfigRef<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<&'static str>,
-    pub name: String,
+    pub name: &'a str,
 }
 
 /// Namespaced MRs write to their own namespace; legacy MRs name one.
 #[derive(Clone, Debug, Serialize)]
-pub struct SecretRef {
+pub struct SecretRef<'a> {
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
+    pub namespace: Option<&'a str>,
 }
 
 /// No `initProvider` block.
@@ -102,7 +127,7 @@ pub struct Empty {}
 #[serde(rename_all = "camelCase")]
 pub struct Selector {
     pub match_controller_ref: bool,
-    pub match_labels: BTreeMap<String, String>,
+    pub match_labels: BTreeMap<&'static str, String>,
 }
 
 impl Selector {
@@ -114,34 +139,36 @@ impl Selector {
         Selector::label(ROLE_LABEL, role)
     }
 
-    fn label(key: &str, value: &str) -> Selector {
+    fn label(key: &'static str, value: &str) -> Selector {
         Selector {
             match_controller_ref: true,
-            match_labels: BTreeMap::from([(key.to_string(), value.to_string())]),
+            match_labels: BTreeMap::from([(key, value.to_string())]),
         }
     }
 }
 
-impl<P: Serialize> ManagedResource<P> {
+impl<'a, P: Serialize> ManagedResource<'a, P> {
     /// A managed resource of this spoke: FinOps labels, the selection label,
     /// and the spoke's ProviderConfig.
-    pub fn new(spoke: &Spoke, api: Api, resource_name: &str, for_provider: P) -> Self {
+    pub fn new(spoke: &'a Spoke, api: Api, resource_name: &str, for_provider: P) -> Self {
         let namespaced = spoke.namespace.is_some();
-        let mut labels = spoke.labels.clone();
-        labels.insert(RESOURCE_LABEL.to_string(), resource_name.to_string());
         ManagedResource {
             api_version: api.api_version(namespaced),
             kind: api.kind,
             metadata: Metadata {
                 annotations: BTreeMap::new(),
-                labels,
+                labels: Labels {
+                    finops: &spoke.labels,
+                    resource: resource_name.to_string(),
+                    role: None,
+                },
             },
             spec: ManagedSpec {
                 for_provider,
                 init_provider: None,
                 provider_config_ref: ProviderConfigRef {
                     kind: namespaced.then_some("ClusterProviderConfig"),
-                    name: spoke.spec.provider_config_name.clone(),
+                    name: &spoke.spec.provider_config_name,
                 },
                 write_connection_secret_to_ref: None,
             },
@@ -150,7 +177,7 @@ impl<P: Serialize> ManagedResource<P> {
 
     /// Sets fields only at creation, leaving them to others afterwards
     /// (e.g. the autoscaler owns a node group's desired size).
-    pub fn init_provider<I: Serialize>(self, init: I) -> ManagedResource<P, I> {
+    pub fn init_provider<I: Serialize>(self, init: I) -> ManagedResource<'a, P, I> {
         ManagedResource {
             api_version: self.api_version,
             kind: self.kind,
@@ -165,28 +192,24 @@ impl<P: Serialize> ManagedResource<P> {
     }
 }
 
-impl<P: Serialize, I: Serialize> ManagedResource<P, I> {
+impl<'a, P: Serialize, I: Serialize> ManagedResource<'a, P, I> {
     pub fn external_name(mut self, name: impl Into<String>) -> Self {
-        self.metadata
-            .annotations
-            .insert(EXTERNAL_NAME.to_string(), name.into());
+        self.metadata.annotations.insert(EXTERNAL_NAME, name.into());
         self
     }
 
-    pub fn role(mut self, role: &str) -> Self {
-        self.metadata
-            .labels
-            .insert(ROLE_LABEL.to_string(), role.to_string());
+    pub fn role(mut self, role: &'static str) -> Self {
+        self.metadata.labels.role = Some(role);
         self
     }
 
     /// Publishes the resource's connection details to a Secret: in the XR's
     /// namespace for namespaced MRs, in the platform's connection-secret
     /// namespace for legacy ones.
-    pub fn connection_secret(mut self, spoke: &Spoke, name: String) -> Self {
+    pub fn connection_secret(mut self, spoke: &'a Spoke, name: String) -> Self {
         let namespace = match spoke.namespace {
             Some(_) => None,
-            None => Some(spoke.input.connection_secret_namespace.clone()),
+            None => Some(spoke.input.connection_secret_namespace.as_str()),
         };
         self.spec.write_connection_secret_to_ref = Some(SecretRef { name, namespace });
         self

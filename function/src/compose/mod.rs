@@ -10,7 +10,10 @@ pub mod tailscale;
 
 use std::collections::BTreeMap;
 
+use pbjson_types::Struct;
 use serde::Serialize;
+
+use crate::pb;
 
 use crate::spoke::{Cloud, ClusterStatus, SecretLocation, SpokeStatus};
 use crate::validate::Spoke;
@@ -48,11 +51,15 @@ impl Stage {
     }
 }
 
+/// Observed composed resources by composition resource name, read in place
+/// from the request.
+pub type Observed<'a> = BTreeMap<&'a str, &'a Struct>;
+
 /// One desired composed resource.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Composed {
     pub stage: Stage,
-    pub resource: serde_json::Value,
+    pub resource: Struct,
     /// Whether its observed counterpart reports `Ready=True`.
     pub ready: bool,
 }
@@ -61,14 +68,14 @@ pub struct Composed {
 #[derive(Debug)]
 pub struct Composition<'a> {
     pub spoke: &'a Spoke,
-    observed: &'a BTreeMap<String, serde_json::Value>,
+    observed: &'a Observed<'a>,
     /// Desired composed resources by composition resource name.
     pub resources: BTreeMap<String, Composed>,
     pub status: SpokeStatus,
 }
 
 impl<'a> Composition<'a> {
-    pub fn new(spoke: &'a Spoke, observed: &'a BTreeMap<String, serde_json::Value>) -> Self {
+    pub fn new(spoke: &'a Spoke, observed: &'a Observed<'a>) -> Self {
         Composition {
             spoke,
             observed,
@@ -79,9 +86,9 @@ impl<'a> Composition<'a> {
 
     /// Adds a desired resource; its readiness comes from the observed one.
     pub fn add<T: Serialize>(&mut self, stage: Stage, name: &str, resource: &T) {
-        // Serializing our own typed models cannot fail: they hold only
-        // strings, numbers, booleans and string-keyed maps.
-        let resource = serde_json::to_value(resource).unwrap_or(serde_json::Value::Null);
+        // Our own typed models hold only strings, numbers, booleans, lists
+        // and string-keyed maps: they always have a Struct form.
+        let resource = pb::to_struct(resource).unwrap_or_default();
         let ready = self.observed(name).is_some_and(is_ready);
         self.resources.insert(
             name.to_string(),
@@ -94,15 +101,14 @@ impl<'a> Composition<'a> {
     }
 
     /// The observed composed resource of this name, if it exists yet.
-    pub fn observed(&self, name: &str) -> Option<&'a serde_json::Value> {
-        self.observed.get(name)
+    pub fn observed(&self, name: &str) -> Option<&'a Struct> {
+        self.observed.get(name).copied()
     }
 
     /// A string at `pointer` (RFC 6901) in an observed resource.
     pub fn observed_str(&self, name: &str, pointer: &str) -> Option<&'a str> {
-        self.observed(name)?
-            .pointer(pointer)?
-            .as_str()
+        pb::pointer(self.observed(name)?, pointer)
+            .and_then(pb::as_str)
             .filter(|s| !s.is_empty())
     }
 
@@ -142,10 +148,7 @@ impl<'a> Composition<'a> {
 }
 
 /// Composes every part of the spoke.
-pub fn compose<'a>(
-    spoke: &'a Spoke,
-    observed: &'a BTreeMap<String, serde_json::Value>,
-) -> Composition<'a> {
+pub fn compose<'a>(spoke: &'a Spoke, observed: &'a Observed<'a>) -> Composition<'a> {
     let mut composition = Composition::new(spoke, observed);
     match spoke.spec.cloud {
         Cloud::Aws => aws::compose(&mut composition),
@@ -159,14 +162,18 @@ pub fn compose<'a>(
 
 /// Crossplane does not derive composed readiness; an MR is ready when its
 /// own `Ready` condition is `True`.
-pub fn is_ready(resource: &serde_json::Value) -> bool {
-    resource
-        .pointer("/status/conditions")
-        .and_then(|c| c.as_array())
+pub fn is_ready(resource: &Struct) -> bool {
+    pb::pointer(resource, "/status/conditions")
+        .and_then(pb::as_list)
         .is_some_and(|conditions| {
             conditions.iter().any(|c| {
-                c.get("type").and_then(|t| t.as_str()) == Some("Ready")
-                    && c.get("status").and_then(|s| s.as_str()) == Some("True")
+                let field = |key| match c.kind.as_ref() {
+                    Some(pbjson_types::value::Kind::StructValue(s)) => {
+                        s.fields.get(key).and_then(pb::as_str)
+                    }
+                    _ => None,
+                };
+                field("type") == Some("Ready") && field("status") == Some("True")
             })
         })
 }
