@@ -189,3 +189,59 @@ fn references_between_composed_resources_are_controller_selectors() {
         );
     }
 }
+
+/// Crossplane deletes an XR's resources all at once; the cloud refuses to
+/// delete a cluster that still has node pools, so each pool's Usage holds
+/// the cluster back until the pool is gone.
+#[test]
+fn every_node_pool_holds_its_cluster_back_from_deletion() {
+    for case in examples::cases() {
+        let docs = examples::documents(&examples::hybrid_spoke_render(&case));
+        let objects: Vec<&Value> = composed(&docs).collect();
+        let pools = objects
+            .iter()
+            .filter(|o| o["kind"] == "NodeGroup" || o["kind"] == "KubernetesClusterNodePool");
+        let mut count = 0;
+        for pool in pools {
+            count += 1;
+            let pool_name = &pool["metadata"]["labels"]["hybridspoke.io/resource"];
+            let usage = objects
+                .iter()
+                .find(|o| o["kind"].as_str().is_some_and(|k| k.ends_with("Usage")) && o["spec"]["by"]["resourceSelector"]["matchLabels"]["hybridspoke.io/resource"] == *pool_name)
+                .unwrap_or_else(|| panic!("{}: no Usage for {pool_name}", case.name));
+            assert_eq!(usage["spec"]["by"]["kind"], pool["kind"], "{}", case.name);
+            assert_eq!(
+                usage["spec"]["by"]["apiVersion"], pool["apiVersion"],
+                "{}",
+                case.name
+            );
+            assert_eq!(
+                usage["spec"]["of"]["resourceSelector"]["matchLabels"]["hybridspoke.io/resource"],
+                "cluster",
+                "{}",
+                case.name
+            );
+            assert_eq!(
+                usage["spec"]["of"]["resourceSelector"]["matchControllerRef"], true,
+                "{}",
+                case.name
+            );
+            let cluster = objects
+                .iter()
+                .find(|o| o["metadata"]["labels"]["hybridspoke.io/resource"] == "cluster")
+                .expect("a cluster");
+            assert_eq!(
+                usage["spec"]["of"]["kind"], cluster["kind"],
+                "{}",
+                case.name
+            );
+            assert_eq!(
+                usage["spec"]["of"]["apiVersion"], cluster["apiVersion"],
+                "{}",
+                case.name
+            );
+            assert_eq!(usage["spec"]["replayDeletion"], true, "{}", case.name);
+        }
+        assert!(count >= 1, "{}: no node pools", case.name);
+    }
+}

@@ -33,6 +33,8 @@ STAGES = {
 
 
 def stage_of(name):
+    if name.startswith("usage-"):
+        return stage_of(name[len("usage-"):])
     for stage, prefixes in STAGES.items():
         if any(name == p or name.startswith(p) for p in prefixes):
             return stage
@@ -94,9 +96,15 @@ def observe(xr, composed, ready_stages, present_stages):
         ext = external_id(o, xr_name)
         o["metadata"]["annotations"]["crossplane.io/external-name"] = ext
         o["metadata"]["finalizers"] = ["finalizer.managedresource.crossplane.io"]
+        if o["apiVersion"].startswith("protection.crossplane.io/"):
+            del o["metadata"]["annotations"]["crossplane.io/external-name"]
+            del o["metadata"]["finalizers"]
+            o["status"] = {"conditions": conditions(ready)[:1]}
+            continue
         o["status"] = {"atProvider": at_provider(o, ext, xr, observed), "conditions": conditions(ready)}
     for name, (o, _) in observed.items():
-        resolve(o["spec"]["forProvider"], by_label, xr_name)
+        if "forProvider" in o["spec"]:
+            resolve(o["spec"]["forProvider"], by_label, xr_name)
     return [o for o, _ in observed.values()]
 
 

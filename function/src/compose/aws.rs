@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::managed::{Api, ManagedResource, Selector};
-use super::{Composition, Stage};
+use super::{Composition, Stage, usage};
 use crate::spoke::{AmiType, NatMode, TaintEffect};
 
 const VPC: Api = Api::v1beta1("ec2.aws", "VPC");
@@ -406,6 +406,13 @@ pub fn compose(c: &mut Composition<'_>) {
                 },
             })
             .external_name(&pool.name),
+        );
+        // EKS refuses to delete a cluster that still has node groups.
+        usage::add(
+            c,
+            Stage::NodePools,
+            (&NODE_GROUP, &name),
+            (&CLUSTER, "cluster"),
         );
     }
     for addon in &spoke.input.aws.addons {

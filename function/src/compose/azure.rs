@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::managed::{Api, ManagedResource, Selector};
-use super::{Composition, Stage};
+use super::{Composition, Stage, usage};
 use crate::spoke::{NodePool, SkuTier, TaintEffect};
 
 const RESOURCE_GROUP: Api = Api::v1beta1("azure", "ResourceGroup");
@@ -224,6 +224,13 @@ pub fn compose(c: &mut Composition<'_>) {
             })
             // AKS names pools itself from this: lowercase, at most 12.
             .external_name(&pool.name),
+        );
+        // Deleting the cluster first would leave the pool's deletion failing.
+        usage::add(
+            c,
+            Stage::NodePools,
+            (&NODE_POOL, &name),
+            (&KUBERNETES_CLUSTER, "cluster"),
         );
     }
 }

@@ -7,6 +7,7 @@ pub mod azure;
 pub mod cloudflare;
 pub mod managed;
 pub mod tailscale;
+pub mod usage;
 
 use std::collections::BTreeMap;
 
