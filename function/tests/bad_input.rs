@@ -130,6 +130,36 @@ fn every_broken_rule_names_field_value_and_rule() {
             "spec.nodePools[0].minSize 7 exceeds spec.nodePools[0].maxSize 6",
         ),
         (
+            "AKS system pool that can scale to zero",
+            AZURE_XR,
+            Box::new(|xr| set(xr, "/spec/nodePools/0/minSize", json!(0))),
+            "spec.nodePools[0].minSize 0 must be at least 1 on azure: the first pool is the AKS system pool",
+        ),
+        (
+            "AKS system pool with a taint",
+            AZURE_XR,
+            Box::new(|xr| {
+                set(
+                    xr,
+                    "/spec/nodePools/0/taints",
+                    json!([{"key": "a", "value": "b", "effect": "NoSchedule"}]),
+                )
+            }),
+            "spec.nodePools[0].taints 1 taint(s) must be empty on azure",
+        ),
+        (
+            "cluster name with a dot",
+            AWS_XR,
+            Box::new(|xr| set(xr, "/metadata/name", json!("eu.payments"))),
+            "metadata.name eu.payments gives the cloud cluster name team-payments-eu.payments, which must not contain '.'",
+        ),
+        (
+            "cluster name too long",
+            AWS_XR,
+            Box::new(|xr| set(xr, "/metadata/name", json!("a".repeat(60)))),
+            "which is longer than 63 characters",
+        ),
+        (
             "duplicate pool names",
             AWS_XR,
             Box::new(|xr| set(xr, "/spec/nodePools/1/name", json!("general"))),
