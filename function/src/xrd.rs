@@ -86,6 +86,12 @@ fn clean(value: &mut Value) {
             {
                 map.remove("additionalProperties");
             }
+            // `deny_unknown_fields` becomes `additionalProperties: false`,
+            // which Kubernetes refuses beside `properties`: a structural
+            // schema prunes unknown fields instead.
+            if map.get("additionalProperties") == Some(&Value::Bool(false)) {
+                map.remove("additionalProperties");
+            }
             for child in map.values_mut() {
                 clean(child);
             }
@@ -187,6 +193,9 @@ fn composition(name: &str, flavour: &str, input: &Value) -> Value {
 pub fn input_crd() -> Value {
     let mut schema = structural_schema::<Input>();
     if let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) {
+        // The API server owns these three: no defaults, no schema of ours.
+        props.insert("apiVersion".into(), json!({"type": "string"}));
+        props.insert("kind".into(), json!({"type": "string"}));
         props.insert("metadata".into(), json!({"type": "object"}));
     }
     json!({
