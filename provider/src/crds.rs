@@ -1,0 +1,24 @@
+//! Every CRD of the provider package, generated from the Rust types.
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::CustomResourceExt;
+
+use crate::apis::tailnet::{cluster, namespaced, pc_cluster, pc_namespaced};
+
+/// The CRDs, in a stable order.
+pub fn all() -> Vec<CustomResourceDefinition> {
+    vec![
+        namespaced::TailnetKey::crd(),
+        pc_namespaced::ProviderConfig::crd(),
+        pc_namespaced::ClusterProviderConfig::crd(),
+        pc_namespaced::ProviderConfigUsage::crd(),
+        cluster::TailnetKey::crd(),
+        pc_cluster::ProviderConfig::crd(),
+        pc_cluster::ProviderConfigUsage::crd(),
+    ]
+}
+
+/// The file name `crossplane xpkg build` users expect: `<group>_<plural>.yaml`.
+pub fn file_name(crd: &CustomResourceDefinition) -> String {
+    format!("{}_{}.yaml", crd.spec.group, crd.spec.names.plural)
+}
