@@ -1,3 +1,16 @@
 //! provider-hybrid-spoke: a Crossplane managed-resource provider in Rust.
+//!
+//! - [`apis`]: the Kubernetes types (both API flavours); [`crds`] generates
+//!   the package's CRDs from them.
+//! - [`managed`]: one generic managed reconciler with Crossplane's semantics.
+//! - [`tailscale`]: clients of the Tailscale API v2 and Headscale.
+//! - [`tailnetkey`]: the TailnetKey kind on top of both.
+//! - [`providerconfig`]: ProviderConfig usage accounting and credentials.
+//! - [`manager`]: controllers, leader election, metrics and probes.
 pub mod apis;
 pub mod crds;
+pub mod managed;
+pub mod metrics;
+pub mod providerconfig;
+pub mod tailnetkey;
+pub mod tailscale;

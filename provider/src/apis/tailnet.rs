@@ -285,6 +285,10 @@ pub struct ProviderConfigSpec {
     /// Headscale only: which API to use.
     #[serde(default)]
     pub headscale_api: HeadscaleApi,
+    /// Headscale `/api/v1` only: the ID of the user owning untagged
+    /// pre-auth keys (tagged keys belong to their tags).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headscale_user: Option<String>,
     pub credentials: ProviderCredentials,
 }
 

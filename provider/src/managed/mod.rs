@@ -1,0 +1,134 @@
+//! One generic managed reconciler, the Rust counterpart of
+//! crossplane-runtime's `pkg/reconciler/managed`. A kind implements
+//! [`Managed`] (where its Crossplane fields are) and a [`Connector`] whose
+//! [`ExternalClient`] observes / creates / updates / deletes the external
+//! resource; the reconciler does the rest.
+
+pub mod conditions;
+pub mod connection;
+pub mod decide;
+pub mod policy;
+pub mod ratelimit;
+pub mod reconciler;
+pub mod usage;
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::future::Future;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::apis::{Condition, DeletionPolicy, ManagementAction};
+pub use decide::Replacement;
+
+/// Connection details: Secret keys and values.
+pub type ConnectionDetails = BTreeMap<String, Vec<u8>>;
+
+/// Where a kind keeps Crossplane's managed-resource fields.
+pub trait Managed:
+    kube::Resource<DynamicType = ()> + Clone + Debug + Serialize + DeserializeOwned + Send + Sync + 'static
+{
+    /// The ProviderConfigUsage kind for this flavour.
+    type Usage: kube::Resource<DynamicType = ()> + Clone + Debug + Serialize + DeserializeOwned + Send + Sync + 'static;
+
+    fn management_policies(&self) -> &[ManagementAction];
+    /// `Some` on legacy cluster-scoped kinds only.
+    fn deletion_policy(&self) -> Option<DeletionPolicy>;
+    /// `(kind, name)`: legacy kinds always say `ProviderConfig`.
+    fn provider_config_ref(&self) -> (String, String);
+    /// `(namespace, name)` of the connection Secret.
+    fn connection_secret(&self) -> Option<(String, String)>;
+    fn conditions(&self) -> Vec<Condition>;
+    /// `status.atProvider` as JSON.
+    fn at_provider(&self) -> Option<serde_json::Value>;
+    /// The usage object recording that this resource uses its ProviderConfig.
+    fn usage(&self) -> Option<Self::Usage>;
+    /// The API of this kind (in `namespace` for namespaced kinds).
+    fn api(client: &kube::Client, namespace: Option<&str>) -> kube::Api<Self>;
+    /// The API of the usage kind (in `namespace` for namespaced kinds).
+    fn usage_api(client: &kube::Client, namespace: Option<&str>) -> kube::Api<Self::Usage>;
+}
+
+/// Whether the external resource is usable.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum Readiness {
+    Available,
+    Unavailable(Option<String>),
+    /// Leave Ready as it is.
+    #[default]
+    Unknown,
+}
+
+/// What Observe found. Observe never changes the external resource.
+#[derive(Clone, Debug, Default)]
+pub struct Observation {
+    pub exists: bool,
+    pub up_to_date: bool,
+    pub ready: Readiness,
+    /// It exists but must be replaced by a new one (e.g. an auth key close
+    /// to expiry, or revoked outside the provider).
+    pub replace: Option<Replacement>,
+    pub connection_details: ConnectionDetails,
+    pub at_provider: Option<serde_json::Value>,
+    /// What differs (logged; never secret values).
+    pub diff: Option<String>,
+}
+
+/// What Create made.
+#[derive(Clone, Debug, Default)]
+pub struct Creation {
+    /// The external resource's ID, recorded as `crossplane.io/external-name`.
+    pub external_name: String,
+    pub connection_details: ConnectionDetails,
+    pub at_provider: Option<serde_json::Value>,
+}
+
+/// What Update changed.
+#[derive(Clone, Debug, Default)]
+pub struct Updated {
+    pub connection_details: ConnectionDetails,
+}
+
+/// An error from the external API, with the API's own message.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct ExternalError {
+    pub message: String,
+    /// The HTTP status, when there was one.
+    pub status: Option<u16>,
+    /// Honour this before trying again (HTTP 429/503 `Retry-After`).
+    pub retry_after: Option<Duration>,
+}
+
+impl ExternalError {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            status: None,
+            retry_after: None,
+        }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        self.status == Some(404)
+    }
+}
+
+/// The external API of one kind, connected with one ProviderConfig's
+/// credentials. Every call must be idempotent; Delete of something already
+/// gone succeeds.
+pub trait ExternalClient<K>: Send + Sync {
+    fn observe(&self, mr: &K, external_name: Option<&str>) -> impl Future<Output = Result<Observation, ExternalError>> + Send;
+    fn create(&self, mr: &K) -> impl Future<Output = Result<Creation, ExternalError>> + Send;
+    fn update(&self, mr: &K, external_name: &str) -> impl Future<Output = Result<Updated, ExternalError>> + Send;
+    fn delete(&self, mr: &K, external_name: &str) -> impl Future<Output = Result<(), ExternalError>> + Send;
+}
+
+/// Resolves a managed resource's ProviderConfig and credentials into a
+/// client.
+pub trait Connector<K>: Send + Sync + 'static {
+    type Client: ExternalClient<K>;
+    fn connect(&self, kube: &kube::Client, mr: &K) -> impl Future<Output = Result<Self::Client, ExternalError>> + Send;
+}

@@ -1,0 +1,738 @@
+//! The managed reconciler: crossplane-runtime's algorithm over kube-rs.
+
+use std::collections::{BTreeMap, HashSet};
+use std::hash::{BuildHasher, Hasher};
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::ResourceExt;
+use serde_json::{Value, json};
+
+use super::conditions::{self as cond, TYPE_READY};
+use super::decide::{self, Post, Pre, Seen, View};
+use super::policy::Policies;
+use super::ratelimit::{Failures, GlobalLimiter};
+use super::{Connector, ExternalClient, ExternalError, Managed, Readiness, connection, usage};
+use crate::apis::Condition;
+use crate::metrics::Metrics;
+
+/// Extra annotation: connection details of a create not yet published. A
+/// crash between recording a created key and publishing its secret leaves
+/// it set, and the next reconcile replaces the key (its secret is lost).
+pub const ANN_CONNECTION_PENDING: &str = "tailnet.hybridspoke.io/connection-details-pending";
+
+/// How a reconciler behaves.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// `--poll`: how often an up-to-date resource is observed again.
+    pub poll: Duration,
+    /// Uniform jitter around the poll interval, as a fraction (0.1 = ±10 %).
+    pub poll_jitter: f64,
+    /// The shortest `crossplane.io/poll-interval` honoured.
+    pub min_poll: Duration,
+    /// Do not create again while a just-created resource is not visible.
+    pub creation_grace: Duration,
+    /// Time limit of each external call.
+    pub timeout: Duration,
+    /// `--enable-management-policies`.
+    pub management_policies: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            poll: Duration::from_secs(60),
+            poll_jitter: 0.1,
+            min_poll: Duration::from_secs(1),
+            creation_grace: Duration::from_secs(30),
+            timeout: Duration::from_secs(60),
+            management_policies: true,
+        }
+    }
+}
+
+/// Places where a test can make the reconciler stop as if the process died.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailPoint {
+    /// Right after the external create returned, before anything records it.
+    AfterCreate,
+}
+
+/// Why a reconcile stopped early.
+#[derive(Debug)]
+struct Stop {
+    message: String,
+    retry_after: Option<Duration>,
+    /// A conflict: requeue soon without counting a failure.
+    conflict: bool,
+}
+
+impl Stop {
+    fn from_external(prefix: &str, e: ExternalError) -> Self {
+        Self {
+            message: format!("{prefix}: {}", e.message),
+            retry_after: e.retry_after,
+            conflict: false,
+        }
+    }
+    fn kube(prefix: &str, e: kube::Error) -> Self {
+        let conflict = matches!(&e, kube::Error::Api(s) if s.code == 409);
+        Self {
+            message: format!("{prefix}: {e}"),
+            retry_after: None,
+            conflict,
+        }
+    }
+}
+
+/// What to do after a reconcile that did not fail.
+enum Next {
+    /// Requeue after the (jittered) poll interval.
+    Poll,
+    After(Duration),
+    /// Wait for a change of the resource.
+    Wait,
+}
+
+/// State of one reconcile: the object and the status being built.
+struct Work<K> {
+    mr: K,
+    conditions: Vec<Condition>,
+    at_provider: Option<Value>,
+    write_status: bool,
+    now: String,
+}
+
+impl<K: Managed> Work<K> {
+    /// Sets a condition; returns whether it changed.
+    fn set(&mut self, c: Condition) -> bool {
+        let generation = self.mr.meta().generation;
+        cond::set(&mut self.conditions, c, generation, &self.now).is_some()
+    }
+}
+
+/// The managed reconciler of kind `K` with connector `C`.
+pub struct Reconciler<K: Managed, C: Connector<K>> {
+    client: kube::Client,
+    connector: C,
+    opts: Options,
+    recorder: Recorder,
+    metrics: Arc<Metrics>,
+    limiter: Arc<GlobalLimiter>,
+    failures: Failures,
+    gvk: String,
+    fail_point: Mutex<Option<FailPoint>>,
+    reconciled_once: Mutex<HashSet<String>>,
+    ready_once: Mutex<HashSet<String>>,
+    _kind: PhantomData<fn() -> K>,
+}
+
+fn random_fraction() -> f64 {
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(Timestamp::now().as_nanosecond() as u64);
+    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// The controller name Crossplane uses: `managed/<group>/<lowercase kind>`.
+pub fn controller_name<K: Managed>() -> String {
+    format!("managed/{}/{}", K::group(&()), K::kind(&()).to_lowercase())
+}
+
+impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
+    pub fn new(client: kube::Client, connector: C, opts: Options, metrics: Arc<Metrics>, limiter: Arc<GlobalLimiter>) -> Self {
+        let recorder = Recorder::new(client.clone(), controller_name::<K>().into());
+        Self {
+            gvk: format!("{}/{}, Kind={}", K::group(&()), K::version(&()), K::kind(&())),
+            client,
+            connector,
+            opts,
+            recorder,
+            metrics,
+            limiter,
+            failures: Failures::default(),
+            fail_point: Mutex::new(None),
+            reconciled_once: Mutex::new(HashSet::new()),
+            ready_once: Mutex::new(HashSet::new()),
+            _kind: PhantomData,
+        }
+    }
+
+    /// Arms a fail point (tests): the next reconcile reaching it stops there.
+    pub fn inject(&self, point: Option<FailPoint>) {
+        *self.fail_point.lock().unwrap_or_else(|e| e.into_inner()) = point;
+    }
+
+    fn hit(&self, point: FailPoint) -> bool {
+        let mut armed = self.fail_point.lock().unwrap_or_else(|e| e.into_inner());
+        if *armed == Some(point) {
+            *armed = None;
+            return true;
+        }
+        if std::env::var("PROVIDER_HYBRID_SPOKE_FAIL_POINT").is_ok_and(|v| v == "after-create") && point == FailPoint::AfterCreate {
+            tracing::error!("fail point after-create: aborting the process");
+            std::process::abort();
+        }
+        false
+    }
+
+    pub fn gvk(&self) -> &str {
+        &self.gvk
+    }
+
+    fn api(&self, mr: &K) -> Api<K> {
+        K::api(&self.client, mr.meta().namespace.as_deref())
+    }
+
+    fn owner_ref(mr: &K) -> Option<OwnerReference> {
+        let mut o = mr.controller_owner_ref(&())?;
+        o.block_owner_deletion = Some(true);
+        Some(o)
+    }
+
+    /// One reconcile. Never fails: errors become conditions and a backoff.
+    pub async fn reconcile(&self, obj: Arc<K>) -> Action {
+        if let Err(wait) = self.limiter.try_acquire() {
+            return Action::requeue(wait);
+        }
+        let mr = (*obj).clone();
+        let uid = mr.meta().uid.clone().unwrap_or_default();
+        let name = format!("{}/{}", mr.meta().namespace.clone().unwrap_or_default(), mr.name_any());
+        self.first_reconcile(&mr, &uid);
+        let mut work = Work {
+            conditions: mr.conditions(),
+            at_provider: mr.at_provider(),
+            write_status: true,
+            now: Timestamp::now().to_string(),
+            mr,
+        };
+        let before = (work.conditions.clone(), work.at_provider.clone());
+        let result = self.run(&mut work).await;
+        let (next, result_label) = match result {
+            Ok(next) => {
+                self.failures.forget(&uid);
+                (next, "success")
+            }
+            Err(stop) if stop.conflict => {
+                tracing::debug!(resource = %name, "conflict, requeueing: {}", stop.message);
+                (Next::After(Duration::from_secs(1)), "requeue")
+            }
+            Err(stop) => {
+                let n = self.failures.fail(&uid);
+                let mut wait = decide::backoff(n);
+                if let Some(after) = stop.retry_after {
+                    wait = wait.max(after);
+                }
+                tracing::warn!(resource = %name, failures = n, retry_in = ?wait, "reconcile failed: {}", stop.message);
+                (Next::After(wait), "error")
+            }
+        };
+        if work.write_status && (work.conditions.clone(), work.at_provider.clone()) != before {
+            if let Err(e) = self.write_status(&work).await {
+                tracing::debug!(resource = %name, "cannot write status: {e}");
+            }
+        }
+        if work.write_status && cond::is_true(&work.conditions, TYPE_READY) {
+            self.first_ready(&work.mr, &uid);
+        }
+        self.metrics
+            .reconcile_total
+            .get_or_create(&crate::metrics::ControllerResult {
+                controller: controller_name::<K>(),
+                result: result_label.into(),
+            })
+            .inc();
+        match next {
+            Next::Poll => Action::requeue(self.poll_interval(&work.mr)),
+            Next::After(d) => Action::requeue(d),
+            Next::Wait => Action::await_change(),
+        }
+    }
+
+    fn poll_interval(&self, mr: &K) -> Duration {
+        let poll = mr
+            .annotations()
+            .get(decide::ANN_POLL_INTERVAL)
+            .and_then(|v| decide::parse_go_duration(v))
+            .map(|d| d.max(self.opts.min_poll))
+            .unwrap_or(self.opts.poll);
+        decide::jittered(poll, self.opts.poll_jitter, random_fraction())
+    }
+
+    fn first_reconcile(&self, mr: &K, uid: &str) {
+        let mut seen = self.reconciled_once.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.insert(uid.to_string())
+            && let Some(created) = &mr.meta().creation_timestamp
+        {
+            let age = Timestamp::now().duration_since(created.0).as_secs_f64().max(0.0);
+            self.metrics.first_time_to_reconcile.get_or_create(&Metrics::gvk(&self.gvk)).observe(age);
+        }
+    }
+
+    fn first_ready(&self, mr: &K, uid: &str) {
+        let mut seen = self.ready_once.lock().unwrap_or_else(|e| e.into_inner());
+        let was_ready = cond::is_true(&mr.conditions(), TYPE_READY);
+        if !was_ready
+            && seen.insert(uid.to_string())
+            && let Some(created) = &mr.meta().creation_timestamp
+        {
+            let age = Timestamp::now().duration_since(created.0).as_secs_f64().max(0.0);
+            self.metrics.first_time_to_readiness.get_or_create(&Metrics::gvk(&self.gvk)).observe(age);
+        }
+    }
+
+    async fn write_status(&self, work: &Work<K>) -> Result<(), kube::Error> {
+        let mut status = serde_json::Map::new();
+        status.insert("conditions".into(), serde_json::to_value(&work.conditions).unwrap_or(Value::Null));
+        if let Some(g) = work.mr.meta().generation {
+            status.insert("observedGeneration".into(), json!(g));
+        }
+        if let Some(ap) = &work.at_provider {
+            status.insert("atProvider".into(), ap.clone());
+        }
+        let patch = json!({ "status": status });
+        self.api(&work.mr)
+            .patch_status(&work.mr.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+            .await?;
+        Ok(())
+    }
+
+    async fn event(&self, mr: &K, type_: EventType, reason: &str, note: Option<String>) {
+        let ev = Event {
+            type_,
+            reason: reason.into(),
+            note: note.map(|n| n.chars().take(1000).collect()),
+            action: reason.into(),
+            secondary: None,
+        };
+        if let Err(e) = self.recorder.publish(&ev, &mr.object_ref(&())).await {
+            tracing::debug!("cannot publish event {reason}: {e}");
+        }
+    }
+
+    /// Sets Synced=False/ReconcileError; a Warning event on a transition.
+    async fn error(&self, work: &mut Work<K>, reason: &str, stop: Stop) -> Result<Next, Stop> {
+        if stop.conflict {
+            return Err(stop);
+        }
+        if work.set(cond::reconcile_error(stop.message.clone())) {
+            self.event(&work.mr, EventType::Warning, reason, Some(stop.message.clone())).await;
+        }
+        Err(stop)
+    }
+
+    /// Replaces the object (conflict-checked by resourceVersion) after
+    /// `edit` changed its metadata; keeps the returned object.
+    async fn update_meta(&self, work: &mut Work<K>, edit: impl FnOnce(&mut K)) -> Result<(), Stop> {
+        let mut mr = work.mr.clone();
+        edit(&mut mr);
+        let updated = self
+            .api(&mr)
+            .replace(&mr.name_any(), &PostParams::default(), &mr)
+            .await
+            .map_err(|e| Stop::kube("cannot update managed resource", e))?;
+        work.mr = updated;
+        Ok(())
+    }
+
+    async fn ensure_finalizer(&self, work: &mut Work<K>) -> Result<(), Stop> {
+        if work.mr.finalizers().iter().any(|f| f == decide::FINALIZER) {
+            return Ok(());
+        }
+        self.update_meta(work, |mr| mr.finalizers_mut().push(decide::FINALIZER.into())).await
+    }
+
+    async fn remove_finalizer(&self, work: &mut Work<K>) -> Result<(), Stop> {
+        if !work.mr.finalizers().iter().any(|f| f == decide::FINALIZER) {
+            return Ok(());
+        }
+        self.update_meta(work, |mr| mr.finalizers_mut().retain(|f| f != decide::FINALIZER)).await
+    }
+
+    /// crossplane-runtime's `RetryingCriticalAnnotationUpdater`: merge-patches
+    /// annotations (a `None` value removes one), retrying transient errors.
+    async fn critical_annotations(&self, work: &mut Work<K>, set: &[(&str, Option<String>)]) -> Result<(), Stop> {
+        let annotations: serde_json::Map<String, Value> = set
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone().map(Value::String).unwrap_or(Value::Null)))
+            .collect();
+        let patch = json!({ "metadata": { "annotations": annotations } });
+        let mut last = None;
+        for attempt in 0..5u32 {
+            match self
+                .api(&work.mr)
+                .patch(&work.mr.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+            {
+                Ok(updated) => {
+                    work.mr = updated;
+                    return Ok(());
+                }
+                Err(e) => {
+                    last = Some(e);
+                    tokio::time::sleep(Duration::from_millis(100 * 2u64.pow(attempt))).await;
+                }
+            }
+        }
+        let e = last.map(|e| e.to_string()).unwrap_or_default();
+        Err(Stop {
+            message: format!("cannot update managed resource annotations: {e}"),
+            retry_after: None,
+            conflict: false,
+        })
+    }
+
+    async fn publish(&self, work: &Work<K>, details: &super::ConnectionDetails) -> Result<(), Stop> {
+        let Some((ns, name)) = work.mr.connection_secret() else {
+            return Ok(());
+        };
+        if details.is_empty() {
+            return Ok(());
+        }
+        let Some(owner) = Self::owner_ref(&work.mr) else {
+            return Ok(());
+        };
+        connection::publish(&self.client, &ns, &name, &owner, details)
+            .await
+            .map_err(|e| Stop {
+                message: e.to_string(),
+                retry_after: None,
+                conflict: matches!(&e, connection::PublishError::Kube(_, kube::Error::Api(s)) if s.code == 409),
+            })
+    }
+
+    async fn unpublish(&self, work: &Work<K>) -> Result<(), Stop> {
+        let (Some((ns, name)), Some(uid)) = (work.mr.connection_secret(), work.mr.meta().uid.clone()) else {
+            return Ok(());
+        };
+        connection::unpublish(&self.client, &ns, &name, &uid).await.map_err(|e| Stop {
+            message: e.to_string(),
+            retry_after: None,
+            conflict: false,
+        })
+    }
+
+    async fn timed<T>(&self, what: &str, f: impl std::future::Future<Output = Result<T, ExternalError>>) -> Result<T, ExternalError> {
+        match tokio::time::timeout(self.opts.timeout, f).await {
+            Ok(r) => r,
+            Err(_) => Err(ExternalError::new(format!("{what} timed out after {:?}", self.opts.timeout))),
+        }
+    }
+
+    async fn run(&self, work: &mut Work<K>) -> Result<Next, Stop> {
+        let policies = Policies::new(
+            work.mr.management_policies(),
+            work.mr.deletion_policy(),
+            self.opts.management_policies,
+        );
+        let view = View::from_meta(work.mr.meta(), policies);
+        match decide::before_observe(&view) {
+            Pre::Paused => {
+                if work.set(cond::reconcile_paused()) {
+                    self.event(&work.mr, EventType::Normal, "ReconciliationPaused", Some(cond::MSG_PAUSED.into())).await;
+                }
+                return Ok(Next::Wait);
+            }
+            Pre::InvalidPolicy(message) => {
+                if work.set(cond::reconcile_error(message.clone())) {
+                    self.event(&work.mr, EventType::Warning, "CannotUseInvalidManagementPolicy", Some(message)).await;
+                }
+                return Ok(Next::Wait);
+            }
+            Pre::Orphan => {
+                self.unpublish(work).await?;
+                usage::untrack(&self.client, &work.mr)
+                    .await
+                    .map_err(|e| Stop::kube("cannot remove the ProviderConfigUsage", e))?;
+                self.remove_finalizer(work).await?;
+                self.record_deletion(&work.mr);
+                work.write_status = false;
+                return Ok(Next::Wait);
+            }
+            Pre::IncompleteCreate => {
+                work.set(cond::creating(None));
+                if work.set(cond::reconcile_error(cond::MSG_INCOMPLETE_CREATE)) {
+                    self.event(
+                        &work.mr,
+                        EventType::Warning,
+                        "CannotInitializeManagedResource",
+                        Some(cond::MSG_INCOMPLETE_CREATE.into()),
+                    )
+                    .await;
+                }
+                return Ok(Next::Wait);
+            }
+            Pre::Proceed => {}
+        }
+
+        if let Err(e) = usage::track(&self.client, &work.mr).await {
+            let stop = Stop::kube("cannot track ProviderConfig usage", e);
+            return self.error(work, "CannotConnectToProvider", stop).await;
+        }
+        let external = match self.connector.connect(&self.client, &work.mr).await {
+            Ok(c) => c,
+            Err(e) => {
+                let stop = Stop::from_external("connect failed", e);
+                return self.error(work, "CannotConnectToProvider", stop).await;
+            }
+        };
+        let external_name = view.external_name.clone();
+        let observation = match self.timed("observe", external.observe(&work.mr, external_name.as_deref())).await {
+            Ok(o) => o,
+            Err(e) => {
+                let stop = Stop::from_external("observe failed", e);
+                return self.error(work, "CannotObserveExternalResource", stop).await;
+            }
+        };
+        if let Some(ap) = &observation.at_provider {
+            work.at_provider = Some(ap.clone());
+        }
+        let mut seen = Seen {
+            exists: observation.exists,
+            up_to_date: observation.up_to_date,
+            replace: observation.replace.clone(),
+        };
+        if seen.exists && seen.replace.is_none() && view.superseded.is_none() && work.mr.annotations().contains_key(ANN_CONNECTION_PENDING) {
+            seen.replace = Some(decide::Replacement {
+                reason: "ConnectionDetailsLost".into(),
+                message: format!(
+                    "the secret of {} was never published to the connection Secret; replaced it",
+                    external_name.clone().unwrap_or_default()
+                ),
+            });
+        }
+        let now = Timestamp::now();
+        let post = decide::after_observe(&view, &seen, now, self.opts.creation_grace);
+        tracing::debug!(resource = %work.mr.name_any(), ?post, diff = ?observation.diff, "observed");
+        let apply_readiness = |work: &mut Work<K>| match &observation.ready {
+            Readiness::Available => {
+                work.set(cond::available());
+            }
+            Readiness::Unavailable(m) => {
+                work.set(cond::unavailable(m.clone()));
+            }
+            Readiness::Unknown => {}
+        };
+
+        match post {
+            Post::ObserveOnlyMissing => {
+                let stop = Stop {
+                    message: "observe failed: external resource does not exist".into(),
+                    retry_after: None,
+                    conflict: false,
+                };
+                if work.set(cond::reconcile_error(stop.message.clone())) {
+                    self.event(&work.mr, EventType::Warning, "CannotObserveExternalResource", Some(stop.message)).await;
+                }
+                Ok(Next::Poll)
+            }
+            Post::CreationGrace(wait) => Ok(Next::After(wait)),
+            Post::DelayDeletion => {
+                work.set(cond::deleting());
+                Ok(Next::After(Duration::from_secs(5)))
+            }
+            Post::Delete => {
+                let name = external_name.clone().unwrap_or_default();
+                if let Err(e) = self.timed("delete", external.delete(&work.mr, &name)).await {
+                    work.set(cond::deleting());
+                    let stop = Stop::from_external("delete failed", e);
+                    return self.error(work, "CannotDeleteExternalResource", stop).await;
+                }
+                work.set(cond::deleting());
+                work.set(cond::reconcile_success());
+                self.event(&work.mr, EventType::Normal, "DeletedExternalResource", Some(format!("deleted {name}"))).await;
+                Ok(Next::After(Duration::from_millis(200)))
+            }
+            Post::Finalize => {
+                self.unpublish(work).await?;
+                usage::untrack(&self.client, &work.mr)
+                    .await
+                    .map_err(|e| Stop::kube("cannot remove the ProviderConfigUsage", e))?;
+                self.remove_finalizer(work).await?;
+                self.record_deletion(&work.mr);
+                work.write_status = false;
+                Ok(Next::Wait)
+            }
+            Post::RemoveSuperseded { name, revoke } => {
+                if revoke && let Err(e) = self.timed("delete", external.delete(&work.mr, &name)).await {
+                    let stop = Stop::from_external(&format!("cannot delete the superseded external resource {name}"), e);
+                    return self.error(work, "CannotDeleteExternalResource", stop).await;
+                }
+                self.critical_annotations(work, &[(decide::ANN_SUPERSEDED, None)]).await?;
+                if revoke {
+                    self.event(&work.mr, EventType::Normal, "DeletedExternalResource", Some(format!("deleted the superseded {name}")))
+                        .await;
+                }
+                Ok(Next::After(Duration::from_millis(200)))
+            }
+            Post::Create { replacing } => self.create(work, &external, external_name, replacing, &observation).await,
+            Post::MissingNoCreate => {
+                self.publish(work, &observation.connection_details).await?;
+                work.set(cond::unavailable(Some(
+                    "the external resource does not exist and spec.managementPolicies do not include Create".into(),
+                )));
+                self.success(work).await;
+                Ok(Next::Poll)
+            }
+            Post::UpToDate | Post::UpdateNotAllowed => {
+                if let Err(stop) = self.publish(work, &observation.connection_details).await {
+                    return self.error(work, "CannotPublishConnectionDetails", stop).await;
+                }
+                self.ensure_finalizer(work).await?;
+                apply_readiness(work);
+                self.success(work).await;
+                Ok(Next::Poll)
+            }
+            Post::Update => {
+                if let Err(stop) = self.publish(work, &observation.connection_details).await {
+                    return self.error(work, "CannotPublishConnectionDetails", stop).await;
+                }
+                self.ensure_finalizer(work).await?;
+                let name = external_name.clone().unwrap_or_default();
+                let updated = match self.timed("update", external.update(&work.mr, &name)).await {
+                    Ok(u) => u,
+                    Err(e) => {
+                        let stop = Stop::from_external("update failed", e);
+                        return self.error(work, "CannotUpdateExternalResource", stop).await;
+                    }
+                };
+                self.metrics.drift.get_or_create(&Metrics::gvk(&self.gvk)).observe(0.0);
+                if let Err(stop) = self.publish(work, &updated.connection_details).await {
+                    return self.error(work, "CannotPublishConnectionDetails", stop).await;
+                }
+                apply_readiness(work);
+                self.success(work).await;
+                self.event(
+                    &work.mr,
+                    EventType::Normal,
+                    "UpdatedExternalResource",
+                    Some(format!("corrected drift of {name}: {}", observation.diff.clone().unwrap_or_default())),
+                )
+                .await;
+                Ok(Next::Poll)
+            }
+        }
+    }
+
+    async fn success(&self, work: &mut Work<K>) {
+        work.set(cond::reconcile_success());
+    }
+
+    fn record_deletion(&self, mr: &K) {
+        if let Some(t) = &mr.meta().deletion_timestamp {
+            let secs = Timestamp::now().duration_since(t.0).as_secs_f64().max(0.0);
+            self.metrics.deletion.get_or_create(&Metrics::gvk(&self.gvk)).observe(secs);
+        }
+    }
+
+    async fn create(
+        &self,
+        work: &mut Work<K>,
+        external: &C::Client,
+        previous: Option<String>,
+        replacing: Option<decide::Replacement>,
+        observation: &super::Observation,
+    ) -> Result<Next, Stop> {
+        if let Err(stop) = self.publish(work, &observation.connection_details).await {
+            return self.error(work, "CannotPublishConnectionDetails", stop).await;
+        }
+        // Record the intent with a conflict-checked update: it fails unless
+        // this reconcile acts on the latest version of the resource.
+        let pending = Timestamp::now().to_string();
+        self.update_meta(work, |mr| {
+            if !mr.finalizers().iter().any(|f| f == decide::FINALIZER) {
+                mr.finalizers_mut().push(decide::FINALIZER.into());
+            }
+            mr.annotations_mut().insert(decide::ANN_CREATE_PENDING.into(), pending.clone());
+        })
+        .await?;
+
+        let created = self.timed("create", external.create(&work.mr)).await;
+        if self.hit(FailPoint::AfterCreate) {
+            work.write_status = false;
+            return Err(Stop {
+                message: "fail point after-create: stopped as if the process had crashed".into(),
+                retry_after: None,
+                conflict: false,
+            });
+        }
+        let creation = match created {
+            Ok(c) => c,
+            Err(e) => {
+                let failed = Timestamp::now().to_string();
+                self.critical_annotations(work, &[(decide::ANN_CREATE_FAILED, Some(failed))]).await?;
+                work.set(cond::creating(None));
+                let stop = Stop::from_external("create failed", e);
+                return self.error(work, "CannotCreateExternalResource", stop).await;
+            }
+        };
+        let succeeded = Timestamp::now().to_string();
+        let superseded = match (&replacing, &previous) {
+            (Some(_), Some(old)) if *old != creation.external_name && observation.exists => Some(old.clone()),
+            _ => None,
+        };
+        let has_details = !creation.connection_details.is_empty() && work.mr.connection_secret().is_some();
+        let mut annotations: Vec<(&str, Option<String>)> = vec![
+            (decide::ANN_EXTERNAL_NAME, Some(creation.external_name.clone())),
+            (decide::ANN_CREATE_SUCCEEDED, Some(succeeded)),
+            (ANN_CONNECTION_PENDING, has_details.then(|| "true".to_string())),
+        ];
+        if let Some(old) = &superseded {
+            annotations.push((decide::ANN_SUPERSEDED, Some(old.clone())));
+        }
+        self.critical_annotations(work, &annotations).await?;
+        if let Some(ap) = &creation.at_provider {
+            work.at_provider = Some(ap.clone());
+        }
+        if let Err(stop) = self.publish(work, &creation.connection_details).await {
+            return self.error(work, "CannotPublishConnectionDetails", stop).await;
+        }
+        if has_details {
+            self.critical_annotations(work, &[(ANN_CONNECTION_PENDING, None)]).await?;
+        }
+        let message = replacing.as_ref().map(|r| r.message.clone());
+        work.set(cond::creating(message));
+        work.set(cond::reconcile_success());
+        self.event(
+            &work.mr,
+            EventType::Normal,
+            "CreatedExternalResource",
+            Some(format!("created {}", creation.external_name)),
+        )
+        .await;
+        if let Some(r) = replacing {
+            let message = match &previous {
+                Some(old) => format!("{} ({old} -> {} at {})", r.message, creation.external_name, work.now),
+                None => r.message.clone(),
+            };
+            work.set(cond::replaced(&r.reason, message.clone()));
+            self.event(&work.mr, EventType::Normal, "ReplacedExternalResource", Some(message)).await;
+        }
+        Ok(Next::After(Duration::from_millis(200)))
+    }
+}
+
+/// Hash of what a reconcile should react to (crossplane-runtime
+/// `DesiredStateChanged`): generation, labels, annotations other than
+/// create-pending/failed, deletion, finalizers. Status writes do not count.
+pub fn desired_state<K: Managed>(mr: &K) -> Option<u64> {
+    let mut h = std::hash::DefaultHasher::new();
+    use std::hash::Hash;
+    mr.meta().generation.hash(&mut h);
+    let labels: BTreeMap<_, _> = mr.labels().clone();
+    labels.hash(&mut h);
+    for (k, v) in mr.annotations() {
+        if k != decide::ANN_CREATE_PENDING && k != decide::ANN_CREATE_FAILED {
+            k.hash(&mut h);
+            v.hash(&mut h);
+        }
+    }
+    mr.meta().deletion_timestamp.is_some().hash(&mut h);
+    mr.finalizers().hash(&mut h);
+    Some(h.finish())
+}

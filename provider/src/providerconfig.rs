@@ -1,0 +1,260 @@
+//! ProviderConfigs: resolving one (and its credentials) for a managed
+//! resource, and the controller that counts their users and blocks the
+//! deletion of one in use (crossplane-runtime `pkg/reconciler/providerconfig`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::runtime::controller::Action;
+use kube::{Resource, ResourceExt};
+use serde_json::json;
+
+use crate::apis::SecretKeySelector;
+use crate::apis::tailnet::{ProviderConfigSpec, ProviderConfigStatus, pc_cluster, pc_namespaced};
+use crate::apis::Condition;
+use crate::managed::ExternalError;
+use crate::managed::conditions;
+use crate::managed::usage::{LABEL_PROVIDER_CONFIG, LABEL_PROVIDER_CONFIG_KIND};
+
+pub const IN_USE_FINALIZER: &str = "in-use.crossplane.io";
+
+/// A ProviderConfig found for a managed resource.
+#[derive(Clone, Debug)]
+pub struct Resolved {
+    pub spec: ProviderConfigSpec,
+    /// Where credential Secrets are read when a selector names no namespace
+    /// (a namespaced ProviderConfig's own namespace).
+    pub secret_namespace: Option<String>,
+    /// `Kind/name` for messages.
+    pub what: String,
+}
+
+fn kube_err(what: &str, e: kube::Error) -> ExternalError {
+    match &e {
+        kube::Error::Api(s) if s.code == 404 => ExternalError::new(format!("cannot get {what}: not found")),
+        _ => ExternalError::new(format!("cannot get {what}: {e}")),
+    }
+}
+
+/// Finds the ProviderConfig `kind`/`name` for a managed resource in
+/// `mr_namespace` (`None`: a legacy cluster-scoped MR).
+pub async fn resolve(client: &kube::Client, mr_namespace: Option<&str>, kind: &str, name: &str) -> Result<Resolved, ExternalError> {
+    let what = format!("{kind} {name}");
+    match (mr_namespace, kind) {
+        (Some(ns), "ProviderConfig") => {
+            let pc = Api::<pc_namespaced::ProviderConfig>::namespaced(client.clone(), ns)
+                .get(name)
+                .await
+                .map_err(|e| kube_err(&format!("ProviderConfig {ns}/{name}"), e))?;
+            Ok(Resolved {
+                spec: pc.spec.0,
+                secret_namespace: Some(ns.to_string()),
+                what,
+            })
+        }
+        (Some(_), "ClusterProviderConfig") => {
+            let pc = Api::<pc_namespaced::ClusterProviderConfig>::all(client.clone())
+                .get(name)
+                .await
+                .map_err(|e| kube_err(&what, e))?;
+            Ok(Resolved {
+                spec: pc.spec.0,
+                secret_namespace: None,
+                what,
+            })
+        }
+        (None, _) => {
+            let pc = Api::<pc_cluster::ProviderConfig>::all(client.clone())
+                .get(name)
+                .await
+                .map_err(|e| kube_err(&format!("ProviderConfig {name}"), e))?;
+            Ok(Resolved {
+                spec: pc.spec.0,
+                secret_namespace: None,
+                what: format!("ProviderConfig {name}"),
+            })
+        }
+        (Some(_), other) => Err(ExternalError::new(format!(
+            "providerConfigRef.kind {other:?} is not ProviderConfig or ClusterProviderConfig"
+        ))),
+    }
+}
+
+/// Reads one credential from a Secret. Messages name the Secret and key,
+/// never the value.
+pub async fn read_secret(client: &kube::Client, resolved: &Resolved, sel: &SecretKeySelector) -> Result<String, ExternalError> {
+    let ns = match (&resolved.secret_namespace, &sel.namespace) {
+        (Some(own), Some(asked)) if own != asked => {
+            return Err(ExternalError::new(format!(
+                "{}: a namespaced ProviderConfig may only read Secrets of its own namespace {own}, not {asked}",
+                resolved.what
+            )));
+        }
+        (Some(own), _) => own.clone(),
+        (None, Some(asked)) => asked.clone(),
+        (None, None) => {
+            return Err(ExternalError::new(format!(
+                "{}: the Secret reference {} needs a namespace",
+                resolved.what, sel.name
+            )));
+        }
+    };
+    let secret = Api::<Secret>::namespaced(client.clone(), &ns)
+        .get(&sel.name)
+        .await
+        .map_err(|e| kube_err(&format!("credentials Secret {ns}/{}", sel.name), e))?;
+    let value = secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get(&sel.key))
+        .map(|b| String::from_utf8_lossy(&b.0).trim().to_string())
+        .or_else(|| secret.string_data.as_ref().and_then(|d| d.get(&sel.key)).map(|s| s.trim().to_string()))
+        .filter(|v| !v.is_empty());
+    value.ok_or_else(|| ExternalError::new(format!("credentials Secret {ns}/{} has no key {:?}", sel.name, sel.key)))
+}
+
+// ---------------------------------------------------------------------------
+// The ProviderConfig controller
+// ---------------------------------------------------------------------------
+
+/// A ProviderConfig kind the controller counts users of.
+pub trait ProviderConfigKind:
+    Resource<DynamicType = ()> + Clone + std::fmt::Debug + serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static
+{
+    fn status(&self) -> Option<&ProviderConfigStatus>;
+    fn api(client: &kube::Client, namespace: Option<&str>) -> Api<Self>;
+    /// How many usages name this ProviderConfig; deletes usages that have no
+    /// controller (e.g. restored from a backup without their owner).
+    fn count_users(client: &kube::Client, pc: &Self) -> impl std::future::Future<Output = Result<i64, kube::Error>> + Send;
+}
+
+fn selector(kind: &str, name: &str) -> ListParams {
+    ListParams::default().labels(&format!("{LABEL_PROVIDER_CONFIG}={name},{LABEL_PROVIDER_CONFIG_KIND}={kind}"))
+}
+
+async fn count<U>(api: Api<U>, lp: ListParams) -> Result<i64, kube::Error>
+where
+    U: Resource<DynamicType = ()> + Clone + std::fmt::Debug + serde::de::DeserializeOwned,
+{
+    let mut users = 0;
+    for u in api.list(&lp).await?.items {
+        let controlled = u
+            .meta()
+            .owner_references
+            .as_ref()
+            .is_some_and(|refs| refs.iter().any(|r| r.controller == Some(true)));
+        if controlled {
+            users += 1;
+        } else {
+            let ns_api = api.clone();
+            let _ = ns_api.delete(&u.name_any(), &DeleteParams::default()).await;
+        }
+    }
+    Ok(users)
+}
+
+impl ProviderConfigKind for pc_namespaced::ProviderConfig {
+    fn status(&self) -> Option<&ProviderConfigStatus> {
+        self.status.as_ref()
+    }
+    fn api(client: &kube::Client, namespace: Option<&str>) -> Api<Self> {
+        Api::namespaced(client.clone(), namespace.unwrap_or("default"))
+    }
+    async fn count_users(client: &kube::Client, pc: &Self) -> Result<i64, kube::Error> {
+        let ns = pc.namespace().unwrap_or_default();
+        let api = Api::<pc_namespaced::ProviderConfigUsage>::namespaced(client.clone(), &ns);
+        count(api, selector("ProviderConfig", &pc.name_any())).await
+    }
+}
+
+impl ProviderConfigKind for pc_namespaced::ClusterProviderConfig {
+    fn status(&self) -> Option<&ProviderConfigStatus> {
+        self.status.as_ref()
+    }
+    fn api(client: &kube::Client, _: Option<&str>) -> Api<Self> {
+        Api::all(client.clone())
+    }
+    async fn count_users(client: &kube::Client, pc: &Self) -> Result<i64, kube::Error> {
+        let api = Api::<pc_namespaced::ProviderConfigUsage>::all(client.clone());
+        // usages of all namespaces; deletions go through a namespaced API
+        let mut users = 0;
+        for u in api.list(&selector("ClusterProviderConfig", &pc.name_any())).await?.items {
+            let controlled = u
+                .metadata
+                .owner_references
+                .as_ref()
+                .is_some_and(|refs| refs.iter().any(|r| r.controller == Some(true)));
+            if controlled {
+                users += 1;
+            } else if let Some(ns) = u.namespace() {
+                let _ = Api::<pc_namespaced::ProviderConfigUsage>::namespaced(client.clone(), &ns)
+                    .delete(&u.name_any(), &DeleteParams::default())
+                    .await;
+            }
+        }
+        Ok(users)
+    }
+}
+
+impl ProviderConfigKind for pc_cluster::ProviderConfig {
+    fn status(&self) -> Option<&ProviderConfigStatus> {
+        self.status.as_ref()
+    }
+    fn api(client: &kube::Client, _: Option<&str>) -> Api<Self> {
+        Api::all(client.clone())
+    }
+    async fn count_users(client: &kube::Client, pc: &Self) -> Result<i64, kube::Error> {
+        let api = Api::<pc_cluster::ProviderConfigUsage>::all(client.clone());
+        count(api, selector("ProviderConfig", &pc.name_any())).await
+    }
+}
+
+/// The condition a ProviderConfig in use shows while its deletion waits.
+pub fn in_use_condition(users: i64) -> Condition {
+    Condition {
+        type_: "Terminating".into(),
+        status: "False".into(),
+        last_transition_time: String::new(),
+        reason: "InUse".into(),
+        message: Some(format!("Blocking deletion while usages still exist ({users} users)")),
+        observed_generation: None,
+    }
+}
+
+/// Reconciles one ProviderConfig: `status.users`, the in-use finalizer.
+pub async fn reconcile<P: ProviderConfigKind>(pc: Arc<P>, client: Arc<kube::Client>) -> Result<Action, kube::Error> {
+    let api = P::api(&client, pc.meta().namespace.as_deref());
+    let name = pc.name_any();
+    let users = P::count_users(&client, &pc).await?;
+    let deleting = pc.meta().deletion_timestamp.is_some();
+    let has_finalizer = pc.finalizers().iter().any(|f| f == IN_USE_FINALIZER);
+    let mut status = pc.status().cloned().unwrap_or_default();
+    let mut changed = status.users != users;
+    status.users = users;
+    let now = jiff::Timestamp::now().to_string();
+    if deleting && users > 0 {
+        changed |= conditions::set(&mut status.conditions, in_use_condition(users), pc.meta().generation, &now).is_some();
+    }
+    if changed {
+        api.patch_status(&name, &PatchParams::default(), &Patch::Merge(json!({ "status": status })))
+            .await?;
+    }
+    if deleting {
+        if users == 0 && has_finalizer {
+            let mut updated = (*pc).clone();
+            updated.finalizers_mut().retain(|f| f != IN_USE_FINALIZER);
+            api.replace(&name, &PostParams::default(), &updated).await?;
+            return Ok(Action::await_change());
+        }
+        // wait for the users to go; usages are watched
+        return Ok(Action::requeue(Duration::from_secs(30)));
+    }
+    if !has_finalizer {
+        let mut updated = (*pc).clone();
+        updated.finalizers_mut().push(IN_USE_FINALIZER.into());
+        api.replace(&name, &PostParams::default(), &updated).await?;
+    }
+    Ok(Action::requeue(Duration::from_secs(600)))
+}

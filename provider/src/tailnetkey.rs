@@ -1,0 +1,483 @@
+//! TailnetKey: an auth key or an OAuth client of a tailnet, on the generic
+//! managed reconciler.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use kube::api::{Api, ObjectMeta};
+use kube::{Resource, ResourceExt};
+
+use crate::apis::tailnet::{
+    Backend, HeadscaleApi, KeyType, Rotation, TailnetKeyObservation, TailnetKeyParameters, TypedReference, cluster,
+    namespaced, pc_cluster, pc_namespaced,
+};
+use crate::apis::{Condition, DeletionPolicy, ManagementAction, ProviderConfigReference, TypedProviderConfigReference};
+use crate::managed::decide::{Replacement, parse_go_duration};
+use crate::managed::usage::{LABEL_PROVIDER_CONFIG, LABEL_PROVIDER_CONFIG_KIND};
+use crate::managed::{
+    ConnectionDetails, Connector, Creation, ExternalClient, ExternalError, Managed, Observation, Readiness, Updated,
+};
+use crate::providerconfig;
+use crate::tailscale::{self, KeyInfo, KeyRequest, TailnetApi, headscale, v2};
+
+/// Connection Secret keys.
+pub const KEY_AUTHKEY: &str = "authkey";
+pub const KEY_CLIENT_ID: &str = "client_id";
+pub const KEY_CLIENT_SECRET: &str = "client_secret";
+
+/// Both TailnetKey flavours.
+pub trait TailnetKeyResource: Managed {
+    fn params(&self) -> &TailnetKeyParameters;
+    fn rotation(&self) -> Option<&Rotation>;
+}
+
+fn usage_meta<K: Resource<DynamicType = ()>>(mr: &K, kind: &str, name: &str) -> Option<ObjectMeta> {
+    let uid = mr.meta().uid.clone()?;
+    let mut owner = mr.controller_owner_ref(&())?;
+    owner.block_owner_deletion = Some(true);
+    Some(ObjectMeta {
+        name: Some(uid),
+        namespace: mr.meta().namespace.clone(),
+        labels: Some(
+            [
+                (LABEL_PROVIDER_CONFIG.to_string(), name.to_string()),
+                (LABEL_PROVIDER_CONFIG_KIND.to_string(), kind.to_string()),
+            ]
+            .into(),
+        ),
+        owner_references: Some(vec![owner]),
+        ..Default::default()
+    })
+}
+
+fn resource_ref<K: Resource<DynamicType = ()>>(mr: &K) -> TypedReference {
+    TypedReference {
+        api_version: K::api_version(&()).into_owned(),
+        kind: K::kind(&()).into_owned(),
+        name: mr.name_any(),
+        uid: mr.meta().uid.clone(),
+    }
+}
+
+impl Managed for namespaced::TailnetKey {
+    type Usage = pc_namespaced::ProviderConfigUsage;
+
+    fn management_policies(&self) -> &[ManagementAction] {
+        &self.spec.management_policies
+    }
+    fn deletion_policy(&self) -> Option<DeletionPolicy> {
+        None
+    }
+    fn provider_config_ref(&self) -> (String, String) {
+        let r = &self.spec.provider_config_ref;
+        (r.kind.clone(), r.name.clone())
+    }
+    fn connection_secret(&self) -> Option<(String, String)> {
+        let r = self.spec.write_connection_secret_to_ref.as_ref()?;
+        Some((self.namespace()?, r.name.clone()))
+    }
+    fn conditions(&self) -> Vec<Condition> {
+        self.status.as_ref().map(|s| s.conditions.clone()).unwrap_or_default()
+    }
+    fn at_provider(&self) -> Option<serde_json::Value> {
+        let ap = self.status.as_ref()?.at_provider.as_ref()?;
+        serde_json::to_value(ap).ok()
+    }
+    fn usage(&self) -> Option<Self::Usage> {
+        let (kind, name) = self.provider_config_ref();
+        Some(pc_namespaced::ProviderConfigUsage {
+            metadata: usage_meta(self, &kind, &name)?,
+            spec: pc_namespaced::ProviderConfigUsageFields {
+                provider_config_ref: TypedProviderConfigReference { kind, name },
+                resource_ref: resource_ref(self),
+            },
+        })
+    }
+    fn api(client: &kube::Client, namespace: Option<&str>) -> Api<Self> {
+        Api::namespaced(client.clone(), namespace.unwrap_or("default"))
+    }
+    fn usage_api(client: &kube::Client, namespace: Option<&str>) -> Api<Self::Usage> {
+        Api::namespaced(client.clone(), namespace.unwrap_or("default"))
+    }
+}
+
+impl TailnetKeyResource for namespaced::TailnetKey {
+    fn params(&self) -> &TailnetKeyParameters {
+        &self.spec.for_provider
+    }
+    fn rotation(&self) -> Option<&Rotation> {
+        self.spec.rotation.as_ref()
+    }
+}
+
+impl Managed for cluster::TailnetKey {
+    type Usage = pc_cluster::ProviderConfigUsage;
+
+    fn management_policies(&self) -> &[ManagementAction] {
+        &self.spec.management_policies
+    }
+    fn deletion_policy(&self) -> Option<DeletionPolicy> {
+        Some(self.spec.deletion_policy)
+    }
+    fn provider_config_ref(&self) -> (String, String) {
+        ("ProviderConfig".into(), self.spec.provider_config_ref.name.clone())
+    }
+    fn connection_secret(&self) -> Option<(String, String)> {
+        let r = self.spec.write_connection_secret_to_ref.as_ref()?;
+        Some((r.namespace.clone(), r.name.clone()))
+    }
+    fn conditions(&self) -> Vec<Condition> {
+        self.status.as_ref().map(|s| s.conditions.clone()).unwrap_or_default()
+    }
+    fn at_provider(&self) -> Option<serde_json::Value> {
+        let ap = self.status.as_ref()?.at_provider.as_ref()?;
+        serde_json::to_value(ap).ok()
+    }
+    fn usage(&self) -> Option<Self::Usage> {
+        let name = self.spec.provider_config_ref.name.clone();
+        Some(pc_cluster::ProviderConfigUsage {
+            metadata: usage_meta(self, "ProviderConfig", &name)?,
+            spec: pc_cluster::ProviderConfigUsageFields {
+                provider_config_ref: ProviderConfigReference { name },
+                resource_ref: resource_ref(self),
+            },
+        })
+    }
+    fn api(client: &kube::Client, _: Option<&str>) -> Api<Self> {
+        Api::all(client.clone())
+    }
+    fn usage_api(client: &kube::Client, _: Option<&str>) -> Api<Self::Usage> {
+        Api::all(client.clone())
+    }
+}
+
+impl TailnetKeyResource for cluster::TailnetKey {
+    fn params(&self) -> &TailnetKeyParameters {
+        &self.spec.for_provider
+    }
+    fn rotation(&self) -> Option<&Rotation> {
+        self.spec.rotation.as_ref()
+    }
+}
+
+/// Connects TailnetKeys to their ProviderConfig's control server.
+#[derive(Clone)]
+pub struct TailnetConnector {
+    http: reqwest::Client,
+    tokens: v2::TokenCache,
+    /// Whether a Headscale base URL has `/api/v2`, once probed.
+    probes: Arc<Mutex<HashMap<String, bool>>>,
+}
+
+impl TailnetConnector {
+    pub fn new(timeout: Duration) -> Self {
+        Self {
+            http: tailscale::http_client(timeout),
+            tokens: Arc::default(),
+            probes: Arc::default(),
+        }
+    }
+
+    /// Builds the API client a ProviderConfig describes.
+    pub async fn api_for(&self, kube: &kube::Client, resolved: &providerconfig::Resolved) -> Result<TailnetApi, ExternalError> {
+        let spec = &resolved.spec;
+        let creds = &spec.credentials;
+        let auth = match (&creds.api_key_secret_ref, &creds.oauth) {
+            (Some(sel), None) => v2::Auth::ApiKey(providerconfig::read_secret(kube, resolved, sel).await?),
+            (None, Some(o)) => v2::Auth::OAuth {
+                client_id: providerconfig::read_secret(kube, resolved, &o.client_id_secret_ref).await?,
+                client_secret: providerconfig::read_secret(kube, resolved, &o.client_secret_secret_ref).await?,
+                scopes: o.scopes.clone(),
+                cache: self.tokens.clone(),
+            },
+            _ => {
+                return Err(ExternalError::new(format!(
+                    "{}: set exactly one of credentials.apiKeySecretRef and credentials.oauth",
+                    resolved.what
+                )));
+            }
+        };
+        match spec.backend {
+            Backend::Tailscale => {
+                let base = spec.base_url.clone().unwrap_or_else(|| "https://api.tailscale.com".into());
+                Ok(TailnetApi::V2(v2::Client::new(self.http.clone(), &base, &spec.tailnet, auth, false)))
+            }
+            Backend::Headscale => {
+                let Some(base) = spec.base_url.clone() else {
+                    return Err(ExternalError::new(format!("{}: a Headscale backend needs baseURL", resolved.what)));
+                };
+                let v2client = v2::Client::new(self.http.clone(), &base, "-", auth.clone(), true);
+                let use_v2 = match spec.headscale_api {
+                    HeadscaleApi::V1 => false,
+                    HeadscaleApi::V2 => true,
+                    HeadscaleApi::Auto => {
+                        let known = self.probes.lock().unwrap_or_else(|e| e.into_inner()).get(&base).copied();
+                        match known {
+                            Some(v) => v,
+                            None => {
+                                let has = v2client.probe().await?;
+                                self.probes.lock().unwrap_or_else(|e| e.into_inner()).insert(base.clone(), has);
+                                has
+                            }
+                        }
+                    }
+                };
+                if use_v2 {
+                    return Ok(TailnetApi::V2(v2client));
+                }
+                let v2::Auth::ApiKey(key) = auth else {
+                    return Err(ExternalError::new(format!(
+                        "{}: Headscale /api/v1 takes an API key, not OAuth credentials",
+                        resolved.what
+                    )));
+                };
+                Ok(TailnetApi::HeadscaleV1(headscale::Client::new(
+                    self.http.clone(),
+                    &base,
+                    key,
+                    spec.headscale_user.clone(),
+                )))
+            }
+        }
+    }
+}
+
+impl<K: TailnetKeyResource> Connector<K> for TailnetConnector {
+    type Client = TailnetKeyClient;
+
+    async fn connect(&self, kube: &kube::Client, mr: &K) -> Result<TailnetKeyClient, ExternalError> {
+        let (kind, name) = mr.provider_config_ref();
+        let resolved = providerconfig::resolve(kube, mr.meta().namespace.as_deref(), &kind, &name).await?;
+        Ok(TailnetKeyClient {
+            api: self.api_for(kube, &resolved).await?,
+        })
+    }
+}
+
+/// The external client of one TailnetKey.
+pub struct TailnetKeyClient {
+    pub api: TailnetApi,
+}
+
+/// The request a TailnetKey's spec asks for.
+pub fn request(p: &TailnetKeyParameters) -> KeyRequest {
+    KeyRequest {
+        key_type: p.key_type,
+        description: p.description.clone(),
+        tags: p.tags.clone(),
+        reusable: p.reusable,
+        ephemeral: p.ephemeral,
+        preauthorized: p.preauthorized,
+        expiry_seconds: p.expiry_seconds,
+        scopes: p.scopes.clone(),
+    }
+}
+
+fn sorted(v: &[String]) -> Vec<String> {
+    let mut v = v.to_vec();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// What differs between the spec and an OAuth client (None: nothing).
+pub fn client_drift(p: &TailnetKeyParameters, info: &KeyInfo) -> Option<String> {
+    let mut diffs = Vec::new();
+    if sorted(&p.scopes) != sorted(&info.scopes) {
+        diffs.push(format!("scopes {:?} -> {:?}", info.scopes, p.scopes));
+    }
+    if sorted(&p.tags) != sorted(&info.tags) {
+        diffs.push(format!("tags {:?} -> {:?}", info.tags, p.tags));
+    }
+    if p.description != info.description {
+        diffs.push(format!("description {:?} -> {:?}", info.description, p.description));
+    }
+    (!diffs.is_empty()).then(|| diffs.join("; "))
+}
+
+/// Whether (and why) an existing key must be replaced at `now`.
+pub fn replacement(p: &TailnetKeyParameters, rotation: Option<&Rotation>, info: &KeyInfo, now: Timestamp) -> Option<Replacement> {
+    if let Some(revoked) = info.revoked {
+        return Some(Replacement {
+            reason: "RevokedExternally".into(),
+            message: format!("key {} was revoked outside the provider at {revoked}; created a new one", info.id),
+        });
+    }
+    if let Some(expires) = info.expires {
+        if expires <= now {
+            return Some(Replacement {
+                reason: "Expired".into(),
+                message: format!("key {} expired or was revoked at {expires}; created a new one", info.id),
+            });
+        }
+        if p.key_type == KeyType::Auth
+            && let Some(before) = rotation.and_then(|r| parse_go_duration(&r.renew_before))
+            && let Ok(before) = SignedDuration::try_from(before)
+            && expires.checked_sub(before).is_ok_and(|renew_at| renew_at <= now)
+        {
+            return Some(Replacement {
+                reason: "ExpiresSoon".into(),
+                message: format!(
+                    "key {} expires at {expires}, within rotation.renewBefore {}; rotated it",
+                    info.id,
+                    rotation.map(|r| r.renew_before.as_str()).unwrap_or_default()
+                ),
+            });
+        }
+    }
+    if info.invalid && (info.reusable != Some(false) || p.key_type == KeyType::Client) {
+        return Some(Replacement {
+            reason: "Invalid".into(),
+            message: format!("key {} is no longer valid; created a new one", info.id),
+        });
+    }
+    None
+}
+
+fn observation(info: &KeyInfo, api: &str) -> TailnetKeyObservation {
+    TailnetKeyObservation {
+        id: Some(info.id.clone()),
+        key_type: (!info.key_type.is_empty()).then(|| info.key_type.clone()),
+        description: (!info.description.is_empty()).then(|| info.description.clone()),
+        tags: info.tags.clone(),
+        scopes: info.scopes.clone(),
+        reusable: info.reusable,
+        ephemeral: info.ephemeral,
+        created: info.created.map(|t| t.to_string()),
+        expires: info.expires.map(|t| t.to_string()),
+        invalid: info.invalid,
+        api: Some(api.to_string()),
+    }
+}
+
+impl<K: TailnetKeyResource> ExternalClient<K> for TailnetKeyClient {
+    async fn observe(&self, mr: &K, external_name: Option<&str>) -> Result<Observation, ExternalError> {
+        let Some(id) = external_name else {
+            return Ok(Observation::default());
+        };
+        let Some(info) = self.api.get_key(id).await? else {
+            return Ok(Observation::default());
+        };
+        let p = mr.params();
+        let replace = replacement(p, mr.rotation(), &info, Timestamp::now());
+        let drift = match p.key_type {
+            KeyType::Client => client_drift(p, &info),
+            KeyType::Auth => None,
+        };
+        let ready = if info.invalid || replace.is_some() {
+            Readiness::Unavailable(Some(format!("key {} is not valid", info.id)))
+        } else {
+            Readiness::Available
+        };
+        Ok(Observation {
+            exists: true,
+            up_to_date: drift.is_none(),
+            ready,
+            replace,
+            connection_details: ConnectionDetails::new(),
+            at_provider: serde_json::to_value(observation(&info, self.api.name())).ok(),
+            diff: drift,
+        })
+    }
+
+    async fn create(&self, mr: &K) -> Result<Creation, ExternalError> {
+        let p = mr.params();
+        let created = self.api.create_key(&request(p)).await?;
+        let mut details = ConnectionDetails::new();
+        match p.key_type {
+            KeyType::Auth => {
+                details.insert(KEY_AUTHKEY.into(), created.secret.clone().into_bytes());
+            }
+            KeyType::Client => {
+                details.insert(KEY_CLIENT_ID.into(), created.info.id.clone().into_bytes());
+                details.insert(KEY_CLIENT_SECRET.into(), created.secret.clone().into_bytes());
+            }
+        }
+        Ok(Creation {
+            external_name: created.info.id.clone(),
+            connection_details: details,
+            at_provider: serde_json::to_value(observation(&created.info, self.api.name())).ok(),
+        })
+    }
+
+    async fn update(&self, mr: &K, external_name: &str) -> Result<Updated, ExternalError> {
+        let p = mr.params();
+        if p.key_type == KeyType::Client {
+            self.api.update_client(external_name, &request(p)).await?;
+        }
+        Ok(Updated::default())
+    }
+
+    async fn delete(&self, _mr: &K, external_name: &str) -> Result<(), ExternalError> {
+        self.api.delete_key(external_name).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn auth() -> TailnetKeyParameters {
+        TailnetKeyParameters {
+            key_type: KeyType::Auth,
+            expiry_seconds: 3600,
+            ..Default::default()
+        }
+    }
+
+    fn key(expires: &str) -> KeyInfo {
+        KeyInfo {
+            id: "k1".into(),
+            expires: Some(expires.parse().unwrap()),
+            reusable: Some(true),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn rotation_window() {
+        let now: Timestamp = "2026-01-01T12:00:00Z".parse().unwrap();
+        let rot = Rotation {
+            renew_before: "1h".into(),
+        };
+        assert_eq!(replacement(&auth(), Some(&rot), &key("2026-01-01T14:00:00Z"), now), None);
+        let r = replacement(&auth(), Some(&rot), &key("2026-01-01T12:59:00Z"), now).unwrap();
+        assert_eq!(r.reason, "ExpiresSoon");
+        assert_eq!(replacement(&auth(), None, &key("2026-01-01T12:59:00Z"), now), None);
+        assert_eq!(replacement(&auth(), None, &key("2026-01-01T11:00:00Z"), now).unwrap().reason, "Expired");
+    }
+
+    #[test]
+    fn revoked_and_invalid() {
+        let now: Timestamp = "2026-01-01T12:00:00Z".parse().unwrap();
+        let mut k = key("2026-02-01T00:00:00Z");
+        k.revoked = Some("2026-01-01T11:00:00Z".parse().unwrap());
+        k.invalid = true;
+        assert_eq!(replacement(&auth(), None, &k, now).unwrap().reason, "RevokedExternally");
+        // a used single-use key is invalid but not replaced over and over
+        let mut used = key("2026-02-01T00:00:00Z");
+        used.reusable = Some(false);
+        used.invalid = true;
+        assert_eq!(replacement(&auth(), None, &used, now), None);
+    }
+
+    #[test]
+    fn client_drift_ignores_order() {
+        let p = TailnetKeyParameters {
+            key_type: KeyType::Client,
+            scopes: vec!["b".into(), "a".into()],
+            tags: vec!["tag:x".into()],
+            ..Default::default()
+        };
+        let mut info = KeyInfo {
+            scopes: vec!["a".into(), "b".into()],
+            tags: vec!["tag:x".into()],
+            ..Default::default()
+        };
+        assert_eq!(client_drift(&p, &info), None);
+        info.scopes = vec!["a".into()];
+        assert!(client_drift(&p, &info).unwrap().contains("scopes"));
+    }
+}
