@@ -14,3 +14,5 @@ pub mod metrics;
 pub mod providerconfig;
 pub mod tailnetkey;
 pub mod tailscale;
+pub mod leader;
+pub mod manager;

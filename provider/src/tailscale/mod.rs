@@ -4,8 +4,6 @@
 
 pub mod headscale;
 pub mod v2;
-#[cfg(any(test, feature = "fake"))]
-pub mod fake;
 
 use std::time::Duration;
 

@@ -1,0 +1,128 @@
+//! A small validator of JSON bodies against an OpenAPI 3.1 document (the
+//! subset the Tailscale document uses: $ref, type, properties, required,
+//! items, enum, format date-time). Strict: a property the schema does not
+//! name is a violation, so a misspelt field cannot pass.
+
+use serde_json::Value;
+
+pub struct OpenApi {
+    pub doc: Value,
+}
+
+impl OpenApi {
+    pub fn load(path: &std::path::Path) -> Self {
+        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+        let doc: Value = serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()));
+        Self { doc }
+    }
+
+    fn resolve<'a>(&'a self, v: &'a Value) -> &'a Value {
+        let mut v = v;
+        while let Some(r) = v.get("$ref").and_then(|r| r.as_str()) {
+            let mut target = &self.doc;
+            for part in r.trim_start_matches("#/").split('/') {
+                target = &target[part];
+            }
+            v = target;
+        }
+        v
+    }
+
+    /// The operation for `method` on a concrete path under the server base
+    /// (`/tailnet/-/keys/k1`), and the template it matched.
+    pub fn operation(&self, method: &str, path: &str) -> Option<(String, &Value)> {
+        let paths = self.doc.get("paths")?.as_object()?;
+        let want: Vec<&str> = path.trim_matches('/').split('/').collect();
+        for (template, item) in paths {
+            let parts: Vec<&str> = template.trim_matches('/').split('/').collect();
+            if parts.len() != want.len() {
+                continue;
+            }
+            let matches = parts
+                .iter()
+                .zip(&want)
+                .all(|(t, w)| (t.starts_with('{') && t.ends_with('}')) || t == w);
+            if matches && let Some(op) = item.get(method.to_lowercase()) {
+                return Some((template.clone(), op));
+            }
+        }
+        None
+    }
+
+    pub fn request_schema<'a>(&'a self, op: &'a Value) -> Option<&'a Value> {
+        let body = self.resolve(op.get("requestBody")?);
+        body.get("content")?.get("application/json")?.get("schema")
+    }
+
+    pub fn response_schema<'a>(&'a self, op: &'a Value, status: u16) -> Option<&'a Value> {
+        let responses = op.get("responses")?;
+        let response = responses.get(status.to_string())?;
+        let response = self.resolve(response);
+        response.get("content")?.get("application/json")?.get("schema")
+    }
+
+    pub fn schema(&self, name: &str) -> &Value {
+        &self.doc["components"]["schemas"][name]
+    }
+
+    /// Violations of `schema` by `value` (empty: valid).
+    pub fn validate(&self, schema: &Value, value: &Value, at: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        self.check(schema, value, at, &mut out);
+        out
+    }
+
+    fn check(&self, schema: &Value, value: &Value, at: &str, out: &mut Vec<String>) {
+        let schema = self.resolve(schema);
+        if let Some(t) = schema.get("type").and_then(|t| t.as_str()) {
+            let ok = match t {
+                "object" => value.is_object(),
+                "array" => value.is_array(),
+                "string" => value.is_string(),
+                "number" => value.is_number(),
+                "integer" => value.is_i64() || value.is_u64(),
+                "boolean" => value.is_boolean(),
+                _ => true,
+            };
+            if !ok {
+                out.push(format!("{at}: expected {t}, got {value}"));
+                return;
+            }
+        }
+        if let Some(values) = schema.get("enum").and_then(|e| e.as_array())
+            && !values.contains(value)
+        {
+            out.push(format!("{at}: {value} is not one of {values:?}"));
+        }
+        if schema.get("format").and_then(|f| f.as_str()) == Some("date-time")
+            && let Some(s) = value.as_str()
+            && s.parse::<jiff::Timestamp>().is_err()
+        {
+            out.push(format!("{at}: {s:?} is not a date-time"));
+        }
+        if let Some(obj) = value.as_object() {
+            let props = schema.get("properties").and_then(|p| p.as_object());
+            if let Some(required) = schema.get("required").and_then(|r| r.as_array()) {
+                for r in required.iter().filter_map(|r| r.as_str()) {
+                    if !obj.contains_key(r) {
+                        out.push(format!("{at}: required property {r:?} is missing"));
+                    }
+                }
+            }
+            for (k, v) in obj {
+                match props.and_then(|p| p.get(k)) {
+                    Some(s) => self.check(s, v, &format!("{at}.{k}"), out),
+                    None if props.is_some() && schema.get("additionalProperties").is_none() => {
+                        out.push(format!("{at}: property {k:?} is not in the schema"))
+                    }
+                    None => {}
+                }
+            }
+        }
+        if let (Some(items), Some(arr)) = (schema.get("items"), value.as_array()) {
+            for (i, v) in arr.iter().enumerate() {
+                self.check(items, v, &format!("{at}[{i}]"), out);
+            }
+        }
+    }
+}
