@@ -360,7 +360,21 @@ impl<K: TailnetKeyResource> ExternalClient<K> for TailnetKeyClient {
         let Some(info) = self.api.get_key(id).await? else {
             return Ok(Observation::default());
         };
+        if info.invalid && mr.meta().deletion_timestamp.is_some() {
+            // revoked (by us or anyone) or expired: nothing left to delete
+            return Ok(Observation::default());
+        }
         let p = mr.params();
+        if let Some(r) = mr.rotation() {
+            // (CEL's duration() is too costly for the API server's budget)
+            let before = parse_go_duration(&r.renew_before);
+            if before.is_none_or(|b| b.as_secs_f64() >= p.expiry_seconds as f64) {
+                return Err(ExternalError::new(format!(
+                    "rotation.renewBefore {:?} must be a duration shorter than forProvider.expirySeconds {}",
+                    r.renew_before, p.expiry_seconds
+                )));
+            }
+        }
         let replace = replacement(p, mr.rotation(), &info, Timestamp::now());
         let drift = match p.key_type {
             KeyType::Client => client_drift(p, &info),
@@ -413,6 +427,51 @@ impl<K: TailnetKeyResource> ExternalClient<K> for TailnetKeyClient {
     async fn delete(&self, _mr: &K, external_name: &str) -> Result<(), ExternalError> {
         self.api.delete_key(external_name).await
     }
+
+    /// Finds keys made since `pending` that match this spec and no resource
+    /// recorded, and revokes them: their secret was lost with the crash.
+    async fn recover_incomplete_create(&self, mr: &K, pending: Timestamp) -> Result<Option<crate::managed::Recovery>, ExternalError> {
+        let since = pending.checked_sub(SignedDuration::from_secs(5)).unwrap_or(pending);
+        let known: Vec<String> = [
+            mr.annotations().get(crate::managed::decide::ANN_EXTERNAL_NAME),
+            mr.annotations().get(crate::managed::decide::ANN_SUPERSEDED),
+        ]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect();
+        let orphans: Vec<KeyInfo> = self
+            .api
+            .list_keys()
+            .await?
+            .into_iter()
+            .filter(|k| !known.contains(&k.id) && matches_spec(mr.params(), k) && k.created.is_some_and(|c| c >= since))
+            .collect();
+        if orphans.is_empty() {
+            return Ok(Some(crate::managed::Recovery::NothingCreated));
+        }
+        let mut ids = Vec::new();
+        for k in orphans {
+            self.api.delete_key(&k.id).await?;
+            ids.push(k.id);
+        }
+        Ok(Some(crate::managed::Recovery::Discarded(ids)))
+    }
+}
+
+/// Whether a listed key is what this spec would create.
+pub fn matches_spec(p: &TailnetKeyParameters, k: &KeyInfo) -> bool {
+    let type_ok = match p.key_type {
+        KeyType::Auth => k.key_type.is_empty() || k.key_type == "auth",
+        KeyType::Client => k.key_type == "client",
+    };
+    let same = |want: bool, got: Option<bool>| got.is_none_or(|g| g == want);
+    type_ok
+        && !k.invalid
+        && sorted(&p.tags) == sorted(&k.tags)
+        && (k.description.is_empty() || k.description == p.description)
+        && (p.key_type == KeyType::Client || (same(p.reusable, k.reusable) && same(p.ephemeral, k.ephemeral)))
+        && (p.key_type == KeyType::Auth || sorted(&p.scopes) == sorted(&k.scopes))
 }
 
 #[cfg(test)]

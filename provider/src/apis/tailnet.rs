@@ -47,7 +47,7 @@ pub struct TailnetKeyParameters {
     /// only mint keys with them (mandatory with scopes `devices:core` or
     /// `auth_keys`).
     #[serde(default)]
-    #[schemars(inner(pattern(r"^tag:[a-zA-Z][a-zA-Z0-9-]*$")))]
+    #[schemars(length(max = 64), inner(pattern(r"^tag:[a-zA-Z][a-zA-Z0-9-]*$"), length(max = 128)))]
     pub tags: Vec<String>,
     /// Auth keys: the key can join more than one device.
     #[serde(default)]
@@ -65,6 +65,7 @@ pub struct TailnetKeyParameters {
     /// Client keys: the scopes of the OAuth client, e.g. `devices:core`,
     /// `auth_keys`, `services`.
     #[serde(default)]
+    #[schemars(length(max = 64), inner(length(max = 128)))]
     pub scopes: Vec<String>,
 }
 
@@ -79,7 +80,7 @@ pub struct Rotation {
     /// Create the next key this long before the current one expires (a Go
     /// duration such as `24h` or `90m`). The new key is published to the
     /// connection Secret before the old one is revoked.
-    #[schemars(pattern(r"^([0-9]+(\.[0-9]+)?(h|m|s|ms))+$"))]
+    #[schemars(pattern(r"^([0-9]+(\.[0-9]+)?(h|m|s|ms))+$"), length(max = 32))]
     pub renew_before: String,
 }
 
@@ -157,7 +158,6 @@ pub mod namespaced {
     )]
     #[serde(rename_all = "camelCase")]
     #[x_kube(validation = Rule::new("!has(self.rotation) || self.forProvider.keyType == 'auth'").message("rotation applies to keyType auth only"))]
-    #[x_kube(validation = Rule::new("!has(self.rotation) || duration(self.rotation.renewBefore) < duration(string(self.forProvider.expirySeconds) + 's')").message("rotation.renewBefore must be shorter than forProvider.expirySeconds"))]
     pub struct TailnetKeySpec {
         pub for_provider: TailnetKeyParameters,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -199,7 +199,6 @@ pub mod cluster {
     )]
     #[serde(rename_all = "camelCase")]
     #[x_kube(validation = Rule::new("!has(self.rotation) || self.forProvider.keyType == 'auth'").message("rotation applies to keyType auth only"))]
-    #[x_kube(validation = Rule::new("!has(self.rotation) || duration(self.rotation.renewBefore) < duration(string(self.forProvider.expirySeconds) + 's')").message("rotation.renewBefore must be shorter than forProvider.expirySeconds"))]
     pub struct TailnetKeySpec {
         pub for_provider: TailnetKeyParameters,
         #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -124,6 +124,29 @@ pub trait ExternalClient<K>: Send + Sync {
     fn create(&self, mr: &K) -> impl Future<Output = Result<Creation, ExternalError>> + Send;
     fn update(&self, mr: &K, external_name: &str) -> impl Future<Output = Result<Updated, ExternalError>> + Send;
     fn delete(&self, mr: &K, external_name: &str) -> impl Future<Output = Result<(), ExternalError>> + Send;
+
+    /// A create started at `pending` was never recorded (the process died
+    /// between the API call and the annotation write). A kind that can find
+    /// what that create made (and delete it) returns how it cleaned up;
+    /// `None` keeps crossplane-runtime's behaviour: stop until a human
+    /// removes `crossplane.io/external-create-pending`.
+    fn recover_incomplete_create(
+        &self,
+        _mr: &K,
+        _pending: jiff::Timestamp,
+    ) -> impl Future<Output = Result<Option<Recovery>, ExternalError>> + Send {
+        async { Ok(None) }
+    }
+}
+
+/// What [`ExternalClient::recover_incomplete_create`] found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Recovery {
+    /// The interrupted create made nothing: creating again is safe.
+    NothingCreated,
+    /// It made these, which nobody can use (their secrets are lost): they
+    /// were deleted, creating again is safe.
+    Discarded(Vec<String>),
 }
 
 /// Resolves a managed resource's ProviderConfig and credentials into a

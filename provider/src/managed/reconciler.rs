@@ -139,9 +139,10 @@ fn random_fraction() -> f64 {
     (h.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// The controller name Crossplane uses: `managed/<group>/<lowercase kind>`.
+/// The controller name Crossplane uses: `managed/<kind>.<group>`, lowercase
+/// (also the events' reportingController, which must be a qualified name).
 pub fn controller_name<K: Managed>() -> String {
-    format!("managed/{}/{}", K::group(&()), K::kind(&()).to_lowercase())
+    format!("managed/{}.{}", K::kind(&()), K::group(&())).to_lowercase()
 }
 
 impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
@@ -311,7 +312,7 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
             secondary: None,
         };
         if let Err(e) = self.recorder.publish(&ev, &mr.object_ref(&())).await {
-            tracing::debug!("cannot publish event {reason}: {e}");
+            tracing::warn!("cannot publish event {reason}: {e}");
         }
     }
 
@@ -455,6 +456,9 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
                 return Ok(Next::Wait);
             }
             Pre::IncompleteCreate => {
+                if let Some(next) = self.recover(work, &view).await {
+                    return next;
+                }
                 work.set(cond::creating(None));
                 if work.set(cond::reconcile_error(cond::MSG_INCOMPLETE_CREATE)) {
                     self.event(
@@ -617,6 +621,34 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
                 Ok(Next::Poll)
             }
         }
+    }
+
+    /// Tries the kind's recovery of an unrecorded create; `None`: stall.
+    async fn recover(&self, work: &mut Work<K>, view: &View) -> Option<Result<Next, Stop>> {
+        let pending = view.create_pending?;
+        usage::track(&self.client, &work.mr).await.ok()?;
+        let external = self.connector.connect(&self.client, &work.mr).await.ok()?;
+        let recovery = match self.timed("recover", external.recover_incomplete_create(&work.mr, pending)).await {
+            Ok(Some(r)) => r,
+            Ok(None) => return None,
+            Err(e) => {
+                tracing::warn!(resource = %work.mr.name_any(), "cannot recover an incomplete create: {e}");
+                return None;
+            }
+        };
+        let message = match &recovery {
+            super::Recovery::NothingCreated => "the interrupted create made nothing; creating again".to_string(),
+            super::Recovery::Discarded(ids) => format!(
+                "the interrupted create made {} whose secret was lost; deleted it, creating again",
+                ids.join(", ")
+            ),
+        };
+        let failed = Timestamp::now().to_string();
+        if let Err(stop) = self.critical_annotations(work, &[(decide::ANN_CREATE_FAILED, Some(failed))]).await {
+            return Some(Err(stop));
+        }
+        self.event(&work.mr, EventType::Warning, "RecoveredIncompleteCreate", Some(message)).await;
+        Some(Ok(Next::After(Duration::from_millis(200))))
     }
 
     async fn success(&self, work: &mut Work<K>) {

@@ -152,6 +152,10 @@ impl Client {
         Ok(listed.pre_auth_keys)
     }
 
+    pub async fn list_keys(&self) -> Result<Vec<KeyInfo>, ExternalError> {
+        Ok(self.list().await?.into_iter().map(|k| k.info()).collect())
+    }
+
     pub async fn get_key(&self, id: &str) -> Result<Option<KeyInfo>, ExternalError> {
         Ok(self.list().await?.into_iter().find(|k| id_string(&k.id) == id).map(|k| k.info()))
     }

@@ -90,6 +90,14 @@ impl TailnetApi {
         }
     }
 
+    /// Every key the credential can see.
+    pub async fn list_keys(&self) -> Result<Vec<KeyInfo>, ExternalError> {
+        match self {
+            Self::V2(c) => c.list_keys().await,
+            Self::HeadscaleV1(c) => c.list_keys().await,
+        }
+    }
+
     /// Revokes the key; a key already gone is fine.
     pub async fn delete_key(&self, id: &str) -> Result<(), ExternalError> {
         match self {

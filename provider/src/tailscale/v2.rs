@@ -307,6 +307,27 @@ impl Client {
         }
     }
 
+    /// The keys the credential sees, each read in full (list items may carry
+    /// only `id` and `description`).
+    pub async fn list_keys(&self) -> Result<Vec<KeyInfo>, ExternalError> {
+        let path = self.keys_path();
+        let (_, text) = self.call(reqwest::Method::GET, &path, None).await?;
+        #[derive(Deserialize)]
+        struct Listed {
+            #[serde(default)]
+            keys: Vec<KeyJson>,
+        }
+        let listed: Listed =
+            serde_json::from_str(&text).map_err(|e| ExternalError::new(format!("GET {path}: unexpected response: {e}")))?;
+        let mut out = Vec::new();
+        for k in listed.keys {
+            if let Some(info) = self.get_key(&k.id).await? {
+                out.push(info);
+            }
+        }
+        Ok(out)
+    }
+
     pub async fn delete_key(&self, id: &str) -> Result<(), ExternalError> {
         let path = format!("{}/{}", self.keys_path(), segment(id));
         match self.call(reqwest::Method::DELETE, &path, None).await {
