@@ -13,12 +13,16 @@ fn duration(s: &str) -> Result<Duration, String> {
     parse_go_duration(s).ok_or_else(|| format!("{s:?} is not a duration such as 1m, 90s or 1h30m"))
 }
 
-fn address(s: &str) -> Result<Option<SocketAddr>, String> {
+/// A listen address; empty or `0`: do not listen.
+#[derive(Clone, Copy, Debug)]
+struct Bind(Option<SocketAddr>);
+
+fn address(s: &str) -> Result<Bind, String> {
     if s.is_empty() || s == "0" {
-        return Ok(None);
+        return Ok(Bind(None));
     }
     let s = if s.starts_with(':') { format!("0.0.0.0{s}") } else { s.to_string() };
-    s.parse().map(Some).map_err(|e| format!("{s:?}: {e}"))
+    s.parse().map(|a| Bind(Some(a))).map_err(|e| format!("{s:?}: {e}"))
 }
 
 /// Crossplane provider for hybrid spokes: TailnetKey (Tailscale API v2 or
@@ -45,6 +49,9 @@ struct Flags {
     /// Use leader election (a Lease) so only one replica reconciles.
     #[arg(short, long, env = "LEADER_ELECTION")]
     leader_election: bool,
+    /// How long a leader's Lease lasts without renewal (renewed every sixth).
+    #[arg(long, default_value = "60s", value_parser = duration)]
+    leader_election_lease_duration: Duration,
     /// Allow spec.managementPolicies other than ["*"] and [].
     #[arg(long, env = "ENABLE_MANAGEMENT_POLICIES", default_value_t = true, action = clap::ArgAction::Set)]
     enable_management_policies: bool,
@@ -53,10 +60,10 @@ struct Flags {
     timeout: Duration,
     /// Where /metrics is served (empty: nowhere).
     #[arg(long, default_value = ":8080", value_parser = address)]
-    metrics_bind_address: Option<SocketAddr>,
+    metrics_bind_address: Bind,
     /// Where /healthz and /readyz are served (empty: nowhere).
     #[arg(long, default_value = ":8081", value_parser = address)]
-    health_probe_bind_addr: Option<SocketAddr>,
+    health_probe_bind_addr: Bind,
     /// How often the crossplane_managed_resource_{exists,ready,synced} gauges
     /// are refreshed.
     #[arg(long, default_value = "5s", value_parser = duration)]
@@ -102,10 +109,11 @@ fn main() -> std::process::ExitCode {
             sync: flags.sync,
             max_reconcile_rate: flags.max_reconcile_rate,
             leader_election: flags.leader_election,
+            lease_duration: flags.leader_election_lease_duration,
             leader_namespace: std::env::var("POD_NAMESPACE").unwrap_or_else(|_| "crossplane-system".into()),
             identity,
-            metrics_addr: flags.metrics_bind_address,
-            health_addr: flags.health_probe_bind_addr,
+            metrics_addr: flags.metrics_bind_address.0,
+            health_addr: flags.health_probe_bind_addr.0,
             poll_state_metric: flags.poll_state_metric,
         };
         let (stop_tx, shutdown) = Shutdown::new();

@@ -35,6 +35,7 @@ pub struct Settings {
     /// reconciles per controller.
     pub max_reconcile_rate: u32,
     pub leader_election: bool,
+    pub lease_duration: Duration,
     pub leader_namespace: String,
     pub identity: String,
     pub metrics_addr: Option<SocketAddr>,
@@ -50,6 +51,7 @@ impl Default for Settings {
             sync: Duration::from_secs(3600),
             max_reconcile_rate: 10,
             leader_election: false,
+            lease_duration: Duration::from_secs(60),
             leader_namespace: "crossplane-system".into(),
             identity: "provider-hybrid-spoke".into(),
             metrics_addr: None,
@@ -310,7 +312,7 @@ pub async fn run(client: kube::Client, settings: Settings, shutdown: Shutdown) -
                 client.clone(),
                 &settings.leader_namespace,
                 settings.identity.clone(),
-                Duration::from_secs(60),
+                settings.lease_duration,
             );
             tokio::select! {
                 _ = elector.acquire() => {}
