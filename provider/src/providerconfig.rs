@@ -215,7 +215,7 @@ impl ProviderConfigKind for pc_cluster::ProviderConfig {
 pub fn in_use_condition(users: i64) -> Condition {
     Condition {
         type_: "Terminating".into(),
-        status: "False".into(),
+        status: "True".into(),
         last_transition_time: String::new(),
         reason: "InUse".into(),
         message: Some(format!("Blocking deletion while usages still exist ({users} users)")),
@@ -223,13 +223,21 @@ pub fn in_use_condition(users: i64) -> Condition {
     }
 }
 
-/// Reconciles one ProviderConfig: `status.users`, the in-use finalizer.
+/// Reconciles one ProviderConfig: the in-use finalizer, `status.users`.
 pub async fn reconcile<P: ProviderConfigKind>(pc: Arc<P>, client: Arc<kube::Client>) -> Result<Action, kube::Error> {
     let api = P::api(&client, pc.meta().namespace.as_deref());
     let name = pc.name_any();
     let users = P::count_users(&client, &pc).await?;
     let deleting = pc.meta().deletion_timestamp.is_some();
     let has_finalizer = pc.finalizers().iter().any(|f| f == IN_USE_FINALIZER);
+    // the finalizer first (a conflict-checked replace of what we read)
+    let pc: P = if !deleting && !has_finalizer {
+        let mut updated = (*pc).clone();
+        updated.finalizers_mut().push(IN_USE_FINALIZER.into());
+        api.replace(&name, &PostParams::default(), &updated).await?
+    } else {
+        (*pc).clone()
+    };
     let mut status = pc.status().cloned().unwrap_or_default();
     let mut changed = status.users != users;
     status.users = users;
@@ -243,18 +251,13 @@ pub async fn reconcile<P: ProviderConfigKind>(pc: Arc<P>, client: Arc<kube::Clie
     }
     if deleting {
         if users == 0 && has_finalizer {
-            let mut updated = (*pc).clone();
-            updated.finalizers_mut().retain(|f| f != IN_USE_FINALIZER);
-            api.replace(&name, &PostParams::default(), &updated).await?;
+            let mut latest = api.get(&name).await?;
+            latest.finalizers_mut().retain(|f| f != IN_USE_FINALIZER);
+            api.replace(&name, &PostParams::default(), &latest).await?;
             return Ok(Action::await_change());
         }
-        // wait for the users to go; usages are watched
+        // usages are watched; the requeue is a safety net
         return Ok(Action::requeue(Duration::from_secs(30)));
-    }
-    if !has_finalizer {
-        let mut updated = (*pc).clone();
-        updated.finalizers_mut().push(IN_USE_FINALIZER.into());
-        api.replace(&name, &PostParams::default(), &updated).await?;
     }
     Ok(Action::requeue(Duration::from_secs(600)))
 }

@@ -50,7 +50,7 @@ fn status(k: &namespaced::TailnetKey, t: &str) -> Option<(String, String, String
 }
 
 async fn wait(api: &Api<namespaced::TailnetKey>, name: &str, what: &str, pred: impl Fn(&namespaced::TailnetKey) -> bool) -> namespaced::TailnetKey {
-    let deadline = Instant::now() + Duration::from_secs(40);
+    let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         if let Some(k) = api.get_opt(name).await.unwrap() {
             if pred(&k) {
@@ -176,7 +176,7 @@ async fn tailnet_key_on_headscale_v0_29() {
     for name in ["plain", "tagged", "bad-creds"] {
         api.delete(name, &DeleteParams::default()).await.unwrap();
     }
-    let deadline = Instant::now() + Duration::from_secs(40);
+    let deadline = Instant::now() + Duration::from_secs(90);
     while api.list(&Default::default()).await.unwrap().items.len() > 0 {
         assert!(Instant::now() < deadline, "TailnetKeys not deleted");
         tokio::time::sleep(Duration::from_millis(200)).await;

@@ -174,7 +174,7 @@ fn conditions_of(k: &namespaced::TailnetKey) -> Vec<Condition> {
 }
 
 async fn wait_key(api: &Api<namespaced::TailnetKey>, name: &str, what: &str, pred: impl Fn(&namespaced::TailnetKey) -> bool) -> namespaced::TailnetKey {
-    let deadline = Instant::now() + Duration::from_secs(40);
+    let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         if let Some(k) = api.get_opt(name).await.unwrap()
             && pred(&k)
@@ -183,7 +183,7 @@ async fn wait_key(api: &Api<namespaced::TailnetKey>, name: &str, what: &str, pre
         }
         if Instant::now() > deadline {
             let k = api.get_opt(name).await.unwrap();
-            panic!("{name}: not {what} after 40s: {:#?}", k.map(|k| (k.metadata.annotations, k.metadata.finalizers, k.status)));
+            panic!("{name}: not {what} after 90s: {:#?}", k.map(|k| (k.metadata.annotations, k.metadata.finalizers, k.status)));
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -193,9 +193,9 @@ async fn wait_gone<K>(api: &Api<K>, name: &str)
 where
     K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
-    let deadline = Instant::now() + Duration::from_secs(40);
+    let deadline = Instant::now() + Duration::from_secs(90);
     while api.get_opt(name).await.unwrap().is_some() {
-        assert!(Instant::now() < deadline, "{name} still exists after 40s: {:?}", api.get_opt(name).await.unwrap().map(|o| o.meta().clone()));
+        assert!(Instant::now() < deadline, "{name} still exists after 90s: {:?}", api.get_opt(name).await.unwrap().map(|o| o.meta().clone()));
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -263,7 +263,10 @@ async fn namespaced_key_lifecycle() {
     assert_eq!(pcus.items.len(), 1);
     let cpcs = Api::<pc_namespaced::ClusterProviderConfig>::all(env.client.clone());
     let deadline = Instant::now() + Duration::from_secs(20);
-    while cpcs.get("default").await.unwrap().status.is_none_or(|s| s.users != 1) {
+    while cpcs.get("default").await.map(|p| {
+        p.status.is_none_or(|s| s.users != 1) || !p.metadata.finalizers.unwrap_or_default().contains(&"in-use.crossplane.io".to_string())
+    }).unwrap()
+    {
         assert!(Instant::now() < deadline, "ClusterProviderConfig users never 1");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -381,8 +384,8 @@ async fn oauth_client_drift_is_corrected() {
 async fn rotation_never_leaves_the_secret_without_a_valid_key() {
     let env = setup().await;
     let api = Api::<namespaced::TailnetKey>::namespaced(env.client.clone(), NS);
-    let mut k = ns_key("rotating", TailnetKeyParameters { expiry_seconds: 8, ..auth_params() });
-    k.spec.rotation = Some(Rotation { renew_before: "5s".into() });
+    let mut k = ns_key("rotating", TailnetKeyParameters { expiry_seconds: 20, ..auth_params() });
+    k.spec.rotation = Some(Rotation { renew_before: "15s".into() });
     api.create(&PostParams::default(), &k).await.unwrap();
     wait_key(&api, "rotating", "Ready", |k| is(k, "Ready", "True")).await;
     let first = api.get("rotating").await.unwrap().metadata.annotations.unwrap()["crossplane.io/external-name"].clone();
@@ -551,7 +554,7 @@ async fn legacy_cluster_scoped_orphan_and_delete() {
     let ready = |k: &cluster::TailnetKey| {
         k.status.as_ref().is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
     };
-    let deadline = Instant::now() + Duration::from_secs(40);
+    let deadline = Instant::now() + Duration::from_secs(90);
     let mut ids = BTreeMap::new();
     for name in ["kept", "removed"] {
         loop {
