@@ -6,16 +6,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
-use kube::api::{Api, ObjectMeta};
-use kube::{Resource, ResourceExt};
+use kube::api::Api;
+use kube::ResourceExt;
 
 use crate::apis::tailnet::{
-    Backend, HeadscaleApi, KeyType, Rotation, TailnetKeyObservation, TailnetKeyParameters, TypedReference, cluster,
-    namespaced, pc_cluster, pc_namespaced,
+    Backend, HeadscaleApi, KeyType, Rotation, TailnetKeyObservation, TailnetKeyParameters, cluster, namespaced,
+    pc_cluster, pc_namespaced,
 };
 use crate::apis::{Condition, DeletionPolicy, ManagementAction, ProviderConfigReference, TypedProviderConfigReference};
 use crate::managed::decide::{Replacement, parse_go_duration};
-use crate::managed::usage::{LABEL_PROVIDER_CONFIG, LABEL_PROVIDER_CONFIG_KIND};
+use crate::managed::usage::{resource_ref, usage_meta};
 use crate::managed::{
     ConnectionDetails, Connector, Creation, ExternalClient, ExternalError, Managed, Observation, Readiness, Updated,
 };
@@ -31,34 +31,6 @@ pub const KEY_CLIENT_SECRET: &str = "client_secret";
 pub trait TailnetKeyResource: Managed {
     fn params(&self) -> &TailnetKeyParameters;
     fn rotation(&self) -> Option<&Rotation>;
-}
-
-fn usage_meta<K: Resource<DynamicType = ()>>(mr: &K, kind: &str, name: &str) -> Option<ObjectMeta> {
-    let uid = mr.meta().uid.clone()?;
-    let mut owner = mr.controller_owner_ref(&())?;
-    owner.block_owner_deletion = Some(true);
-    Some(ObjectMeta {
-        name: Some(uid),
-        namespace: mr.meta().namespace.clone(),
-        labels: Some(
-            [
-                (LABEL_PROVIDER_CONFIG.to_string(), name.to_string()),
-                (LABEL_PROVIDER_CONFIG_KIND.to_string(), kind.to_string()),
-            ]
-            .into(),
-        ),
-        owner_references: Some(vec![owner]),
-        ..Default::default()
-    })
-}
-
-fn resource_ref<K: Resource<DynamicType = ()>>(mr: &K) -> TypedReference {
-    TypedReference {
-        api_version: K::api_version(&()).into_owned(),
-        kind: K::kind(&()).into_owned(),
-        name: mr.name_any(),
-        uid: mr.meta().uid.clone(),
-    }
 }
 
 impl Managed for namespaced::TailnetKey {

@@ -147,6 +147,9 @@ pub enum Recovery {
     /// It made these, which nobody can use (their secrets are lost): they
     /// were deleted, creating again is safe.
     Discarded(Vec<String>),
+    /// It made these, and creating again finds and adopts them (nothing
+    /// was lost, e.g. a secret that can be read again).
+    Adopted(Vec<String>),
 }
 
 /// Resolves a managed resource's ProviderConfig and credentials into a

@@ -642,6 +642,7 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
                 "the interrupted create made {} whose secret was lost; deleted it, creating again",
                 ids.join(", ")
             ),
+            super::Recovery::Adopted(ids) => format!("the interrupted create made {}; creating again adopts it", ids.join(", ")),
         };
         let failed = Timestamp::now().to_string();
         if let Err(stop) = self.critical_annotations(work, &[(decide::ANN_CREATE_FAILED, Some(failed))]).await {
