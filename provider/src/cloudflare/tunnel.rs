@@ -300,6 +300,17 @@ impl CloudflareConnector {
         }
     }
 
+    /// The external client of a Tunnel using `api` (sharing this
+    /// connector's lists and checks).
+    pub fn external(&self, api: Client) -> TunnelClient {
+        TunnelClient {
+            api,
+            cache: self.cache.clone(),
+            shared: self.shared.clone(),
+            check_interval: self.opts.check_interval,
+        }
+    }
+
     /// The API client a resolved ProviderConfig describes.
     pub async fn client_for(&self, kube: &kube::Client, resolved: &super::config::Resolved) -> Result<Client, ExternalError> {
         let spec = &resolved.spec;
@@ -323,12 +334,7 @@ impl<K: TunnelResource> Connector<K> for CloudflareConnector {
     async fn connect(&self, kube: &kube::Client, mr: &K) -> Result<TunnelClient, ExternalError> {
         let (kind, name) = mr.provider_config_ref();
         let resolved = providerconfig::resolve_in::<Cloudflare>(kube, mr.meta().namespace.as_deref(), &kind, &name).await?;
-        Ok(TunnelClient {
-            api: self.client_for(kube, &resolved).await?,
-            cache: self.cache.clone(),
-            shared: self.shared.clone(),
-            check_interval: self.opts.check_interval,
-        })
+        Ok(self.external(self.client_for(kube, &resolved).await?))
     }
 }
 
@@ -602,6 +608,8 @@ impl<K: TunnelResource> ExternalClient<K> for TunnelClient {
     async fn create(&self, mr: &K) -> Result<Creation, ExternalError> {
         let p = mr.params();
         validate(p)?;
+        // a zone the token cannot see fails before anything is made
+        let zone = self.zone(&p.zone).await?;
         let name = tunnel_name(mr);
         // an interrupted create (or a lost answer) may have made it already
         let tunnel = match self.find_by_name(&name).await? {
@@ -628,11 +636,10 @@ impl<K: TunnelResource> ExternalClient<K> for TunnelClient {
             token: Some(token),
         };
         self.set_check(&tunnel.id, check.clone());
-        let zone = self.zone(&p.zone).await.ok();
         Ok(Creation {
             external_name: tunnel.id.clone(),
             connection_details: Self::details(Some(&check)),
-            at_provider: serde_json::to_value(Self::observation(&tunnel, zone.as_ref(), dns.records, Some(&check))).ok(),
+            at_provider: serde_json::to_value(Self::observation(&tunnel, Some(&zone), dns.records, Some(&check))).ok(),
         })
     }
 
