@@ -409,7 +409,32 @@ async fn legacy_tunnel_and_bad_zone() {
         .unwrap_err();
     assert!(e.to_string().contains("zone is immutable"), "{e}");
 
+    // the tunnel deleted outside: a new one, the records follow it
+    let old_id = ready.metadata.annotations.as_ref().unwrap()["crossplane.io/external-name"].clone();
+    fake.delete_tunnel_outside(&old_id);
+    let new_id = wait_for("re-created", 60, async || {
+        let t = api.get("legacy-1").await.unwrap();
+        let id = t.metadata.annotations.as_ref().unwrap()["crossplane.io/external-name"].clone();
+        let repointed = owned(fake, &marker).iter().all(|r| r.content == format!("{id}.cfargotunnel.com"));
+        (id != old_id && repointed).then_some(id)
+    })
+    .await;
+    assert_eq!(fake.live_tunnels().iter().map(|t| t.id.clone()).collect::<Vec<_>>(), vec![new_id.clone()]);
+    assert!(fake.tunnel(&old_id).unwrap().deleted_at.is_some());
+    let t = api.get("legacy-1").await.unwrap();
+    let conds = t.status.as_ref().map(|s| s.conditions.clone()).unwrap_or_default();
+    assert_eq!(cond(&conds, "Replaced").map(|c| c.reason), Some("NotFound".to_string()));
+
+    // deleted while its tunnel is already gone: its records still go
+    api.patch("legacy-1", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"annotations": {"crossplane.io/paused": "true"}}})))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    fake.delete_tunnel_outside(&new_id);
     api.delete("legacy-1", &DeleteParams::default()).await.unwrap();
+    api.patch("legacy-1", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"annotations": {"crossplane.io/paused": null}}})))
+        .await
+        .unwrap();
     wait_for("legacy deleted", 60, async || api.get_opt("legacy-1").await.unwrap().is_none().then_some(())).await;
     assert!(fake.live_tunnels().is_empty());
     assert!(owned(fake, &marker).is_empty());

@@ -362,18 +362,34 @@ fn foreign_message(hosts: &[String], marker: &str) -> String {
 }
 
 impl TunnelClient {
-    async fn zone(&self, name: &str) -> Result<Zone, ExternalError> {
+    /// The zone named `name` (looked up once per process), `None` if the
+    /// token sees no such zone.
+    async fn find_zone(&self, name: &str) -> Result<Option<Zone>, ExternalError> {
         let key = format!("{}/{}", self.api.scope(), name.to_ascii_lowercase());
         if let Some(z) = self.shared.zones.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
-            return Ok(z.clone());
+            return Ok(Some(z.clone()));
         }
-        let zone = self
-            .api
-            .find_zone(name)
-            .await?
-            .ok_or_else(|| ExternalError::new(format!("zone {name} not found: the API token cannot see a zone of that name")))?;
+        let Some(zone) = self.api.find_zone(name).await? else {
+            return Ok(None);
+        };
         self.shared.zones.lock().unwrap_or_else(|e| e.into_inner()).insert(key, zone.clone());
-        Ok(zone)
+        Ok(Some(zone))
+    }
+
+    async fn zone(&self, name: &str) -> Result<Zone, ExternalError> {
+        self.find_zone(name)
+            .await?
+            .ok_or_else(|| ExternalError::new(format!("zone {name} not found: the API token cannot see a zone of that name")))
+    }
+
+    /// Whether records with this resource's marker are left in its zone.
+    async fn owns_records<K: TunnelResource>(&self, mr: &K) -> Result<bool, ExternalError> {
+        let Some(zone) = self.find_zone(&mr.params().zone).await? else {
+            return Ok(false);
+        };
+        let marker = owner_comment(mr);
+        let records = self.cache.records(&self.api, &zone.id).await?;
+        Ok(records.iter().any(|r| r.comment.as_deref() == Some(marker.as_str())))
     }
 
     fn check(&self, id: &str) -> Option<Check> {
@@ -540,7 +556,13 @@ impl<K: TunnelResource> ExternalClient<K> for TunnelClient {
             None => None,
         };
         let Some(t) = found else {
-            return Ok(Observation::default());
+            // the tunnel went (e.g. deleted outside): its records still
+            // have to go with the resource
+            let leftovers = deleting && self.owns_records(mr).await?;
+            return Ok(Observation {
+                exists: leftovers,
+                ..Default::default()
+            });
         };
         if deleting {
             return Ok(Observation {
@@ -677,13 +699,20 @@ impl<K: TunnelResource> ExternalClient<K> for TunnelClient {
             Some(external_name.to_string())
         };
         let marker = owner_comment(mr);
-        let zone = self.zone(&mr.params().zone).await?;
-        let owned = self.api.list_records(&zone.id, &[("comment", marker.clone())]).await?;
-        for r in owned.iter().filter(|r| r.comment.as_deref() == Some(marker.as_str())) {
-            self.api.delete_record(&zone.id, &r.id).await?;
-            self.cache.forget_record(&self.api, &zone.id, &r.id).await;
+        // a zone the token cannot see holds no record of ours
+        if let Some(zone) = self.find_zone(&mr.params().zone).await? {
+            let owned = self.api.list_records(&zone.id, &[("comment", marker.clone())]).await?;
+            for r in owned.iter().filter(|r| r.comment.as_deref() == Some(marker.as_str())) {
+                self.api.delete_record(&zone.id, &r.id).await?;
+                self.cache.forget_record(&self.api, &zone.id, &r.id).await;
+            }
         }
-        if let Some(id) = id {
+        // a tunnel that reports deleted_at (or 404) is gone
+        let live = match &id {
+            Some(id) => self.api.get_tunnel(id).await?.is_some_and(|t| t.deleted_at.is_none()),
+            None => false,
+        };
+        if let Some(id) = id.filter(|_| live) {
             self.api.delete_connections(&id).await?;
             self.api.delete_tunnel(&id).await?;
             self.cache.forget_tunnel(&self.api, &id).await;
