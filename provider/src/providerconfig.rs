@@ -227,44 +227,55 @@ where
     Ok(users)
 }
 
-impl ProviderConfigKind for pc_namespaced::ProviderConfig {
-    fn status(&self) -> Option<&ProviderConfigStatus> {
-        self.status.as_ref()
-    }
-    fn api(client: &kube::Client, namespace: Option<&str>) -> Api<Self> {
-        Api::namespaced(client.clone(), namespace.unwrap_or("default"))
-    }
-    async fn count_users(client: &kube::Client, pc: &Self) -> Result<i64, kube::Error> {
-        let ns = pc.namespace().unwrap_or_default();
-        let api = Api::<pc_namespaced::ProviderConfigUsage>::namespaced(client.clone(), &ns);
-        count(api, selector("ProviderConfig", &pc.name_any())).await
-    }
+/// Implements [`ProviderConfigKind`] for one API group's ProviderConfig,
+/// ClusterProviderConfig (module `$ns`) and legacy ProviderConfig (module
+/// `$legacy`), with their ProviderConfigUsages.
+macro_rules! impl_provider_config_kinds {
+    ($($ns:ident)::+, $($legacy:ident)::+) => {
+        impl $crate::providerconfig::ProviderConfigKind for $($ns)::+::ProviderConfig {
+            fn status(&self) -> Option<&$crate::apis::ProviderConfigStatus> {
+                self.status.as_ref()
+            }
+            fn api(client: &::kube::Client, namespace: Option<&str>) -> ::kube::api::Api<Self> {
+                ::kube::api::Api::namespaced(client.clone(), namespace.unwrap_or("default"))
+            }
+            async fn count_users(client: &::kube::Client, pc: &Self) -> Result<i64, ::kube::Error> {
+                let ns = ::kube::ResourceExt::namespace(pc).unwrap_or_default();
+                let api = ::kube::api::Api::<$($ns)::+::ProviderConfigUsage>::namespaced(client.clone(), &ns);
+                $crate::providerconfig::count(api, $crate::providerconfig::selector("ProviderConfig", &::kube::ResourceExt::name_any(pc))).await
+            }
+        }
+
+        impl $crate::providerconfig::ProviderConfigKind for $($ns)::+::ClusterProviderConfig {
+            fn status(&self) -> Option<&$crate::apis::ProviderConfigStatus> {
+                self.status.as_ref()
+            }
+            fn api(client: &::kube::Client, _: Option<&str>) -> ::kube::api::Api<Self> {
+                ::kube::api::Api::all(client.clone())
+            }
+            async fn count_users(client: &::kube::Client, pc: &Self) -> Result<i64, ::kube::Error> {
+                $crate::providerconfig::count_cluster_users::<$($ns)::+::ProviderConfigUsage>(client, &::kube::ResourceExt::name_any(pc)).await
+            }
+        }
+
+        impl $crate::providerconfig::ProviderConfigKind for $($legacy)::+::ProviderConfig {
+            fn status(&self) -> Option<&$crate::apis::ProviderConfigStatus> {
+                self.status.as_ref()
+            }
+            fn api(client: &::kube::Client, _: Option<&str>) -> ::kube::api::Api<Self> {
+                ::kube::api::Api::all(client.clone())
+            }
+            async fn count_users(client: &::kube::Client, pc: &Self) -> Result<i64, ::kube::Error> {
+                let api = ::kube::api::Api::<$($legacy)::+::ProviderConfigUsage>::all(client.clone());
+                $crate::providerconfig::count(api, $crate::providerconfig::selector("ProviderConfig", &::kube::ResourceExt::name_any(pc))).await
+            }
+        }
+    };
 }
 
-impl ProviderConfigKind for pc_namespaced::ClusterProviderConfig {
-    fn status(&self) -> Option<&ProviderConfigStatus> {
-        self.status.as_ref()
-    }
-    fn api(client: &kube::Client, _: Option<&str>) -> Api<Self> {
-        Api::all(client.clone())
-    }
-    async fn count_users(client: &kube::Client, pc: &Self) -> Result<i64, kube::Error> {
-        count_cluster_users::<pc_namespaced::ProviderConfigUsage>(client, &pc.name_any()).await
-    }
-}
+pub(crate) use impl_provider_config_kinds;
 
-impl ProviderConfigKind for pc_cluster::ProviderConfig {
-    fn status(&self) -> Option<&ProviderConfigStatus> {
-        self.status.as_ref()
-    }
-    fn api(client: &kube::Client, _: Option<&str>) -> Api<Self> {
-        Api::all(client.clone())
-    }
-    async fn count_users(client: &kube::Client, pc: &Self) -> Result<i64, kube::Error> {
-        let api = Api::<pc_cluster::ProviderConfigUsage>::all(client.clone());
-        count(api, selector("ProviderConfig", &pc.name_any())).await
-    }
-}
+impl_provider_config_kinds!(pc_namespaced, pc_cluster);
 
 /// The condition a ProviderConfig in use shows while its deletion waits.
 pub fn in_use_condition(users: i64) -> Condition {

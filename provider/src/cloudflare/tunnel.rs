@@ -18,8 +18,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use kube::api::Api;
-use kube::{Resource, ResourceExt};
+use kube::Resource;
 use serde_json::Value;
 
 use super::cache::ObservationCache;
@@ -27,10 +26,8 @@ use super::client::{Client, ClientOptions, CloudflareError, DEFAULT_BASE_URL};
 use super::config::Cloudflare;
 use super::types::{CnameRecord, DnsRecord, IngressRule, Tunnel, TunnelConfig, Zone};
 use crate::apis::cloudflare::{
-    DnsRecordStatus, RateLimit, TunnelObservation, TunnelParameters, cluster, namespaced, pc_cluster, pc_namespaced,
+    DnsRecordStatus, TunnelObservation, TunnelParameters, cluster, namespaced, pc_cluster, pc_namespaced,
 };
-use crate::apis::{Condition, DeletionPolicy, ManagementAction, ProviderConfigReference, TypedProviderConfigReference};
-use crate::managed::usage::{resource_ref, usage_meta};
 use crate::managed::{
     ConnectionDetails, Connector, Creation, ExternalClient, ExternalError, Managed, Observation, Readiness, Recovery,
     Updated,
@@ -50,46 +47,7 @@ pub trait TunnelResource: Managed {
     fn params(&self) -> &TunnelParameters;
 }
 
-impl Managed for namespaced::Tunnel {
-    type Usage = pc_namespaced::ProviderConfigUsage;
-
-    fn management_policies(&self) -> &[ManagementAction] {
-        &self.spec.management_policies
-    }
-    fn deletion_policy(&self) -> Option<DeletionPolicy> {
-        None
-    }
-    fn provider_config_ref(&self) -> (String, String) {
-        let r = &self.spec.provider_config_ref;
-        (r.kind.clone(), r.name.clone())
-    }
-    fn connection_secret(&self) -> Option<(String, String)> {
-        let r = self.spec.write_connection_secret_to_ref.as_ref()?;
-        Some((self.namespace()?, r.name.clone()))
-    }
-    fn conditions(&self) -> Vec<Condition> {
-        self.status.as_ref().map(|s| s.conditions.clone()).unwrap_or_default()
-    }
-    fn at_provider(&self) -> Option<Value> {
-        serde_json::to_value(self.status.as_ref()?.at_provider.as_ref()?).ok()
-    }
-    fn usage(&self) -> Option<Self::Usage> {
-        let (kind, name) = self.provider_config_ref();
-        Some(pc_namespaced::ProviderConfigUsage {
-            metadata: usage_meta(self, &kind, &name)?,
-            spec: pc_namespaced::ProviderConfigUsageFields {
-                provider_config_ref: TypedProviderConfigReference { kind, name },
-                resource_ref: resource_ref(self),
-            },
-        })
-    }
-    fn api(client: &kube::Client, namespace: Option<&str>) -> Api<Self> {
-        Api::namespaced(client.clone(), namespace.unwrap_or("default"))
-    }
-    fn usage_api(client: &kube::Client, namespace: Option<&str>) -> Api<Self::Usage> {
-        Api::namespaced(client.clone(), namespace.unwrap_or("default"))
-    }
-}
+crate::managed::impl_managed_namespaced!(namespaced::Tunnel, pc_namespaced::ProviderConfigUsage, pc_namespaced::ProviderConfigUsageFields);
 
 impl TunnelResource for namespaced::Tunnel {
     fn params(&self) -> &TunnelParameters {
@@ -97,45 +55,7 @@ impl TunnelResource for namespaced::Tunnel {
     }
 }
 
-impl Managed for cluster::Tunnel {
-    type Usage = pc_cluster::ProviderConfigUsage;
-
-    fn management_policies(&self) -> &[ManagementAction] {
-        &self.spec.management_policies
-    }
-    fn deletion_policy(&self) -> Option<DeletionPolicy> {
-        Some(self.spec.deletion_policy)
-    }
-    fn provider_config_ref(&self) -> (String, String) {
-        ("ProviderConfig".into(), self.spec.provider_config_ref.name.clone())
-    }
-    fn connection_secret(&self) -> Option<(String, String)> {
-        let r = self.spec.write_connection_secret_to_ref.as_ref()?;
-        Some((r.namespace.clone(), r.name.clone()))
-    }
-    fn conditions(&self) -> Vec<Condition> {
-        self.status.as_ref().map(|s| s.conditions.clone()).unwrap_or_default()
-    }
-    fn at_provider(&self) -> Option<Value> {
-        serde_json::to_value(self.status.as_ref()?.at_provider.as_ref()?).ok()
-    }
-    fn usage(&self) -> Option<Self::Usage> {
-        let name = self.spec.provider_config_ref.name.clone();
-        Some(pc_cluster::ProviderConfigUsage {
-            metadata: usage_meta(self, "ProviderConfig", &name)?,
-            spec: pc_cluster::ProviderConfigUsageFields {
-                provider_config_ref: ProviderConfigReference { name },
-                resource_ref: resource_ref(self),
-            },
-        })
-    }
-    fn api(client: &kube::Client, _: Option<&str>) -> Api<Self> {
-        Api::all(client.clone())
-    }
-    fn usage_api(client: &kube::Client, _: Option<&str>) -> Api<Self::Usage> {
-        Api::all(client.clone())
-    }
-}
+crate::managed::impl_managed_cluster!(cluster::Tunnel, pc_cluster::ProviderConfigUsage, pc_cluster::ProviderConfigUsageFields);
 
 impl TunnelResource for cluster::Tunnel {
     fn params(&self) -> &TunnelParameters {
@@ -315,7 +235,7 @@ impl CloudflareConnector {
     pub async fn client_for(&self, kube: &kube::Client, resolved: &super::config::Resolved) -> Result<Client, ExternalError> {
         let spec = &resolved.spec;
         let token = providerconfig::read_secret(kube, resolved, &spec.credentials.api_token_secret_ref).await?;
-        let rl = spec.rate_limit.clone().unwrap_or_else(RateLimit::default);
+        let rl = spec.rate_limit.clone().unwrap_or_default();
         Ok(Client::new(
             self.http.clone(),
             spec.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL),
