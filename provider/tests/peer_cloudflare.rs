@@ -351,8 +351,14 @@ async fn tunnel_lifecycle_drift_foreign_records_and_delete() {
         assert_eq!(fake.record(&r.id).as_ref(), Some(r), "someone else's record was touched");
     }
     assert!(token_in_secret(&env.client, "eu-1-tunnel").await.is_none(), "the connection Secret went with it");
-    let routes = fake.counters().by_route;
-    assert!(routes.get("DELETE /accounts/{account_id}/cfd_tunnel/{tunnel_id}/connections").is_some_and(|n| *n >= 1));
+    // in order: records, connections, tunnel
+    let log: Vec<String> = fake.with(|s| s.log.iter().cloned().collect());
+    let last = |what: &str| log.iter().rposition(|l| l.starts_with(what) && l.ends_with("200"));
+    let first = |what: &str| log.iter().position(|l| l.starts_with(what) && l.ends_with("200"));
+    let records_done = last("DELETE /zones/").expect("records deleted");
+    let connections = first(&format!("DELETE /accounts/{ACCOUNT}/cfd_tunnel/{id}/connections")).expect("connections deleted");
+    let tunnel_deleted = log.iter().position(|l| *l == format!("DELETE /accounts/{ACCOUNT}/cfd_tunnel/{id} -> 200")).expect("tunnel deleted");
+    assert!(records_done < connections && connections < tunnel_deleted, "{log:#?}");
     assert_eq!(fake.violations(), Vec::<String>::new(), "OpenAPI violations");
 }
 
