@@ -11,7 +11,8 @@
 //! kills (100 in create, 100 in delete); after each phase the fake must
 //! hold exactly one live tunnel and one record per hostname for the
 //! resource (0 duplicates) and, after delete, none (0 leaks); a record of
-//! someone else must be untouched.
+//! someone else must be untouched. Every fourth resource is deleted right
+//! after its create was killed, before it converged.
 
 mod support;
 
@@ -200,6 +201,17 @@ async fn no_leak_no_duplicate_after_crashes_in_create_and_delete() {
         let marker = owner_comment(&created);
 
         let kill = fake.counters().answered + 1 + rng.below(create_calls);
+        if i % 4 == 0 {
+            // killed during create, then deleted before it ever converged
+            let killed = drive(&client, &fake, &name, Some(kill), |t| ready(t) || fake.counters().answered >= kill).await;
+            api.delete(&name, &DeleteParams::default()).await.unwrap();
+            drive(&client, &fake, &name, None, |t| t.is_none()).await;
+            create_kills += u32::from(killed);
+            assert!(fake.live_tunnels().is_empty(), "{name}: deleted mid-create, a tunnel leaked (kill at {kill})");
+            let left: Vec<_> = fake.records().into_iter().filter(|r| r.comment.as_deref() == Some(marker.as_str())).collect();
+            assert!(left.is_empty(), "{name}: deleted mid-create, records leaked: {left:?}");
+            continue;
+        }
         create_kills += u32::from(drive(&client, &fake, &name, Some(kill), ready).await);
         let live: Vec<_> = fake.live_tunnels().into_iter().filter(|t| t.name == uid_name).collect();
         assert_eq!(live.len(), 1, "{name}: one live tunnel, no duplicate (kill at {kill})");
