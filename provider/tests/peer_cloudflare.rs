@@ -448,7 +448,7 @@ async fn legacy_tunnel_and_bad_zone() {
 }
 
 /// 20 % 5xx, 10 % 429 with Retry-After, 5 % timeouts: every Tunnel
-/// converges (create, then delete), and the client never goes over the
+/// converges (create, update, delete), and the client never goes over the
 /// budget the fake enforces.
 #[tokio::test]
 async fn converges_under_faults_within_the_rate_limit() {
@@ -487,6 +487,19 @@ async fn converges_under_faults_within_the_rate_limit() {
     assert_eq!(fake.live_tunnels().len(), names.len(), "one tunnel each, no duplicate");
     for m in &markers {
         assert_eq!(owned(fake, m).len(), 2, "two records each, no duplicate");
+    }
+    // updates converge too: a new service on every first rule
+    for n in &names {
+        let mut t = api.get(n).await.unwrap();
+        t.spec.for_provider.ingress[0].service = "http://svc:8080".into();
+        api.replace(n, &PostParams::default(), &t).await.unwrap();
+    }
+    for n in &names {
+        let id = external_name(&api.get(n).await.unwrap());
+        wait_for("updated under faults", 120, async || {
+            (fake_ingress(fake, &id).first().map(|r| r.1.as_str()) == Some("http://svc:8080")).then_some(())
+        })
+        .await;
     }
     for n in &names {
         api.delete(n, &DeleteParams::default()).await.unwrap();
