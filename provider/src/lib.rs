@@ -5,9 +5,11 @@
 //! - [`managed`]: one generic managed reconciler with Crossplane's semantics.
 //! - [`tailscale`]: clients of the Tailscale API v2 and Headscale.
 //! - [`tailnetkey`]: the TailnetKey kind on top of both.
+//! - [`cloudflare`]: the Cloudflare API client and the Tunnel kind.
 //! - [`providerconfig`]: ProviderConfig usage accounting and credentials.
 //! - [`manager`]: controllers, leader election, metrics and probes.
 pub mod apis;
+pub mod cloudflare;
 pub mod crds;
 pub mod managed;
 pub mod metrics;

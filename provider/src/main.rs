@@ -115,6 +115,13 @@ fn main() -> std::process::ExitCode {
             metrics_addr: flags.metrics_bind_address.0,
             health_addr: flags.health_probe_bind_addr.0,
             poll_state_metric: flags.poll_state_metric,
+            // one tunnel list and one record list per zone per poll; the
+            // per-tunnel configuration, connections and token every sync
+            cloudflare: provider_hybrid_spoke::cloudflare::tunnel::Options {
+                list_window: flags.poll,
+                check_interval: flags.sync,
+                ..Default::default()
+            },
         };
         let (stop_tx, shutdown) = Shutdown::new();
         tokio::spawn(async move {

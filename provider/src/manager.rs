@@ -16,7 +16,9 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
 use tokio::sync::watch;
 
+use crate::apis::cloudflare as cf;
 use crate::apis::tailnet::{cluster, namespaced, pc_cluster, pc_namespaced};
+use crate::cloudflare::tunnel::{self as cftunnel, CloudflareConnector};
 use crate::managed::conditions::{self, TYPE_READY, TYPE_SYNCED};
 use crate::managed::ratelimit::GlobalLimiter;
 use crate::managed::reconciler::{self, Options, Reconciler};
@@ -42,6 +44,8 @@ pub struct Settings {
     pub health_addr: Option<SocketAddr>,
     /// How often the state gauges are refreshed.
     pub poll_state_metric: Duration,
+    /// Cloudflare: client behaviour and the shared list window.
+    pub cloudflare: cftunnel::Options,
 }
 
 impl Default for Settings {
@@ -57,6 +61,7 @@ impl Default for Settings {
             metrics_addr: None,
             health_addr: None,
             poll_state_metric: Duration::from_secs(5),
+            cloudflare: cftunnel::Options::default(),
         }
     }
 }
@@ -68,6 +73,8 @@ pub struct Controllers {
     pub metrics: Arc<Metrics>,
     pub namespaced_keys: Arc<Reconciler<namespaced::TailnetKey, TailnetConnector>>,
     pub cluster_keys: Arc<Reconciler<cluster::TailnetKey, TailnetConnector>>,
+    pub namespaced_tunnels: Arc<Reconciler<cf::namespaced::Tunnel, CloudflareConnector>>,
+    pub cluster_tunnels: Arc<Reconciler<cf::cluster::Tunnel, CloudflareConnector>>,
 }
 
 /// A shutdown signal the controllers and servers wait on.
@@ -101,6 +108,22 @@ impl Controllers {
             connector,
             settings.reconcile.clone(),
             metrics.clone(),
+            limiter.clone(),
+        ));
+        // one connector: the tunnels of both flavours share lists and budgets
+        let cloudflare = CloudflareConnector::new(settings.cloudflare.clone());
+        let namespaced_tunnels = Arc::new(Reconciler::new(
+            client.clone(),
+            cloudflare.clone(),
+            settings.reconcile.clone(),
+            metrics.clone(),
+            limiter.clone(),
+        ));
+        let cluster_tunnels = Arc::new(Reconciler::new(
+            client.clone(),
+            cloudflare,
+            settings.reconcile.clone(),
+            metrics.clone(),
             limiter,
         ));
         Self {
@@ -109,11 +132,18 @@ impl Controllers {
             metrics,
             namespaced_keys,
             cluster_keys,
+            namespaced_tunnels,
+            cluster_tunnels,
         }
     }
 
     /// Runs every controller until `shutdown`.
     pub async fn run(self, shutdown: Shutdown) {
+        futures::join!(self.run_tailnet(shutdown.clone()), self.run_cloudflare(shutdown));
+    }
+
+    /// Runs the tailnet controllers until `shutdown`.
+    async fn run_tailnet(&self, shutdown: Shutdown) {
         let s = &self.settings;
         futures::join!(
             run_managed(self.client.clone(), self.namespaced_keys.clone(), s, self.metrics.clone(), shutdown.clone()),
@@ -131,6 +161,33 @@ impl Controllers {
                 shutdown.clone()
             ),
             run_provider_config::<pc_cluster::ProviderConfig, pc_cluster::ProviderConfigUsage>(
+                self.client.clone(),
+                "ProviderConfig",
+                false,
+                shutdown.clone()
+            ),
+        );
+    }
+
+    /// Runs the Cloudflare controllers until `shutdown`.
+    async fn run_cloudflare(&self, shutdown: Shutdown) {
+        let s = &self.settings;
+        futures::join!(
+            run_managed(self.client.clone(), self.namespaced_tunnels.clone(), s, self.metrics.clone(), shutdown.clone()),
+            run_managed(self.client.clone(), self.cluster_tunnels.clone(), s, self.metrics.clone(), shutdown.clone()),
+            run_provider_config::<cf::pc_namespaced::ProviderConfig, cf::pc_namespaced::ProviderConfigUsage>(
+                self.client.clone(),
+                "ProviderConfig",
+                true,
+                shutdown.clone()
+            ),
+            run_provider_config::<cf::pc_namespaced::ClusterProviderConfig, cf::pc_namespaced::ProviderConfigUsage>(
+                self.client.clone(),
+                "ClusterProviderConfig",
+                false,
+                shutdown.clone()
+            ),
+            run_provider_config::<cf::pc_cluster::ProviderConfig, cf::pc_cluster::ProviderConfigUsage>(
                 self.client.clone(),
                 "ProviderConfig",
                 false,

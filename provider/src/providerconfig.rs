@@ -20,10 +20,10 @@ use crate::managed::usage::{LABEL_PROVIDER_CONFIG, LABEL_PROVIDER_CONFIG_KIND};
 
 pub const IN_USE_FINALIZER: &str = "in-use.crossplane.io";
 
-/// A ProviderConfig found for a managed resource.
+/// A ProviderConfig found for a managed resource (`S`: its group's spec).
 #[derive(Clone, Debug)]
-pub struct Resolved {
-    pub spec: ProviderConfigSpec,
+pub struct Resolved<S = ProviderConfigSpec> {
+    pub spec: S,
     /// Where credential Secrets are read when a selector names no namespace
     /// (a namespaced ProviderConfig's own namespace).
     pub secret_namespace: Option<String>,
@@ -38,40 +38,85 @@ fn kube_err(what: &str, e: kube::Error) -> ExternalError {
     }
 }
 
-/// Finds the ProviderConfig `kind`/`name` for a managed resource in
+/// The ProviderConfig kinds of one API group: namespaced ProviderConfig,
+/// ClusterProviderConfig, legacy ProviderConfig, and their shared spec.
+pub trait ConfigFamily {
+    type Spec;
+    type Namespaced: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned;
+    type Cluster: Resource<DynamicType = ()> + Clone + std::fmt::Debug + serde::de::DeserializeOwned;
+    type Legacy: Resource<DynamicType = ()> + Clone + std::fmt::Debug + serde::de::DeserializeOwned;
+    fn namespaced_spec(pc: Self::Namespaced) -> Self::Spec;
+    fn cluster_spec(pc: Self::Cluster) -> Self::Spec;
+    fn legacy_spec(pc: Self::Legacy) -> Self::Spec;
+}
+
+/// The tailnet group's ProviderConfigs.
+pub struct Tailnet;
+
+impl ConfigFamily for Tailnet {
+    type Spec = ProviderConfigSpec;
+    type Namespaced = pc_namespaced::ProviderConfig;
+    type Cluster = pc_namespaced::ClusterProviderConfig;
+    type Legacy = pc_cluster::ProviderConfig;
+    fn namespaced_spec(pc: Self::Namespaced) -> Self::Spec {
+        pc.spec.0
+    }
+    fn cluster_spec(pc: Self::Cluster) -> Self::Spec {
+        pc.spec.0
+    }
+    fn legacy_spec(pc: Self::Legacy) -> Self::Spec {
+        pc.spec.0
+    }
+}
+
+/// Finds the tailnet ProviderConfig `kind`/`name` for a managed resource in
 /// `mr_namespace` (`None`: a legacy cluster-scoped MR).
 pub async fn resolve(client: &kube::Client, mr_namespace: Option<&str>, kind: &str, name: &str) -> Result<Resolved, ExternalError> {
+    resolve_in::<Tailnet>(client, mr_namespace, kind, name).await
+}
+
+/// Finds the ProviderConfig `kind`/`name` of group `F` for a managed
+/// resource in `mr_namespace` (`None`: a legacy cluster-scoped MR).
+pub async fn resolve_in<F: ConfigFamily>(
+    client: &kube::Client,
+    mr_namespace: Option<&str>,
+    kind: &str,
+    name: &str,
+) -> Result<Resolved<F::Spec>, ExternalError> {
     let what = format!("{kind} {name}");
     match (mr_namespace, kind) {
         (Some(ns), "ProviderConfig") => {
-            let pc = Api::<pc_namespaced::ProviderConfig>::namespaced(client.clone(), ns)
+            let pc = Api::<F::Namespaced>::namespaced(client.clone(), ns)
                 .get(name)
                 .await
                 .map_err(|e| kube_err(&format!("ProviderConfig {ns}/{name}"), e))?;
             Ok(Resolved {
-                spec: pc.spec.0,
+                spec: F::namespaced_spec(pc),
                 secret_namespace: Some(ns.to_string()),
                 what,
             })
         }
         (Some(_), "ClusterProviderConfig") => {
-            let pc = Api::<pc_namespaced::ClusterProviderConfig>::all(client.clone())
+            let pc = Api::<F::Cluster>::all(client.clone())
                 .get(name)
                 .await
                 .map_err(|e| kube_err(&what, e))?;
             Ok(Resolved {
-                spec: pc.spec.0,
+                spec: F::cluster_spec(pc),
                 secret_namespace: None,
                 what,
             })
         }
         (None, _) => {
-            let pc = Api::<pc_cluster::ProviderConfig>::all(client.clone())
+            let pc = Api::<F::Legacy>::all(client.clone())
                 .get(name)
                 .await
                 .map_err(|e| kube_err(&format!("ProviderConfig {name}"), e))?;
             Ok(Resolved {
-                spec: pc.spec.0,
+                spec: F::legacy_spec(pc),
                 secret_namespace: None,
                 what: format!("ProviderConfig {name}"),
             })
@@ -84,7 +129,7 @@ pub async fn resolve(client: &kube::Client, mr_namespace: Option<&str>, kind: &s
 
 /// Reads one credential from a Secret. Messages name the Secret and key,
 /// never the value.
-pub async fn read_secret(client: &kube::Client, resolved: &Resolved, sel: &SecretKeySelector) -> Result<String, ExternalError> {
+pub async fn read_secret<S>(client: &kube::Client, resolved: &Resolved<S>, sel: &SecretKeySelector) -> Result<String, ExternalError> {
     let ns = match (&resolved.secret_namespace, &sel.namespace) {
         (Some(own), Some(asked)) if own != asked => {
             return Err(ExternalError::new(format!(
@@ -130,11 +175,12 @@ pub trait ProviderConfigKind:
     fn count_users(client: &kube::Client, pc: &Self) -> impl std::future::Future<Output = Result<i64, kube::Error>> + Send;
 }
 
-fn selector(kind: &str, name: &str) -> ListParams {
+pub fn selector(kind: &str, name: &str) -> ListParams {
     ListParams::default().labels(&format!("{LABEL_PROVIDER_CONFIG}={name},{LABEL_PROVIDER_CONFIG_KIND}={kind}"))
 }
 
-async fn count<U>(api: Api<U>, lp: ListParams) -> Result<i64, kube::Error>
+/// Counts the usages `lp` selects; deletes those without a controller.
+pub async fn count<U>(api: Api<U>, lp: ListParams) -> Result<i64, kube::Error>
 where
     U: Resource<DynamicType = ()> + Clone + std::fmt::Debug + serde::de::DeserializeOwned,
 {
@@ -155,61 +201,81 @@ where
     Ok(users)
 }
 
-impl ProviderConfigKind for pc_namespaced::ProviderConfig {
-    fn status(&self) -> Option<&ProviderConfigStatus> {
-        self.status.as_ref()
+/// Counts the namespaced usages (of every namespace) of the
+/// ClusterProviderConfig `name`; deletes those without a controller.
+pub async fn count_cluster_users<U>(client: &kube::Client, name: &str) -> Result<i64, kube::Error>
+where
+    U: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope> + Clone + std::fmt::Debug + serde::de::DeserializeOwned,
+{
+    let api = Api::<U>::all(client.clone());
+    // usages of all namespaces; deletions go through a namespaced API
+    let mut users = 0;
+    for u in api.list(&selector("ClusterProviderConfig", name)).await?.items {
+        let controlled = u
+            .meta()
+            .owner_references
+            .as_ref()
+            .is_some_and(|refs| refs.iter().any(|r| r.controller == Some(true)));
+        if controlled {
+            users += 1;
+        } else if let Some(ns) = u.namespace() {
+            let _ = Api::<U>::namespaced(client.clone(), &ns)
+                .delete(&u.name_any(), &DeleteParams::default())
+                .await;
+        }
     }
-    fn api(client: &kube::Client, namespace: Option<&str>) -> Api<Self> {
-        Api::namespaced(client.clone(), namespace.unwrap_or("default"))
-    }
-    async fn count_users(client: &kube::Client, pc: &Self) -> Result<i64, kube::Error> {
-        let ns = pc.namespace().unwrap_or_default();
-        let api = Api::<pc_namespaced::ProviderConfigUsage>::namespaced(client.clone(), &ns);
-        count(api, selector("ProviderConfig", &pc.name_any())).await
-    }
+    Ok(users)
 }
 
-impl ProviderConfigKind for pc_namespaced::ClusterProviderConfig {
-    fn status(&self) -> Option<&ProviderConfigStatus> {
-        self.status.as_ref()
-    }
-    fn api(client: &kube::Client, _: Option<&str>) -> Api<Self> {
-        Api::all(client.clone())
-    }
-    async fn count_users(client: &kube::Client, pc: &Self) -> Result<i64, kube::Error> {
-        let api = Api::<pc_namespaced::ProviderConfigUsage>::all(client.clone());
-        // usages of all namespaces; deletions go through a namespaced API
-        let mut users = 0;
-        for u in api.list(&selector("ClusterProviderConfig", &pc.name_any())).await?.items {
-            let controlled = u
-                .metadata
-                .owner_references
-                .as_ref()
-                .is_some_and(|refs| refs.iter().any(|r| r.controller == Some(true)));
-            if controlled {
-                users += 1;
-            } else if let Some(ns) = u.namespace() {
-                let _ = Api::<pc_namespaced::ProviderConfigUsage>::namespaced(client.clone(), &ns)
-                    .delete(&u.name_any(), &DeleteParams::default())
-                    .await;
+/// Implements [`ProviderConfigKind`] for one API group's ProviderConfig,
+/// ClusterProviderConfig (module `$ns`) and legacy ProviderConfig (module
+/// `$legacy`), with their ProviderConfigUsages.
+macro_rules! impl_provider_config_kinds {
+    ($($ns:ident)::+, $($legacy:ident)::+) => {
+        impl $crate::providerconfig::ProviderConfigKind for $($ns)::+::ProviderConfig {
+            fn status(&self) -> Option<&$crate::apis::ProviderConfigStatus> {
+                self.status.as_ref()
+            }
+            fn api(client: &::kube::Client, namespace: Option<&str>) -> ::kube::api::Api<Self> {
+                ::kube::api::Api::namespaced(client.clone(), namespace.unwrap_or("default"))
+            }
+            async fn count_users(client: &::kube::Client, pc: &Self) -> Result<i64, ::kube::Error> {
+                let ns = ::kube::ResourceExt::namespace(pc).unwrap_or_default();
+                let api = ::kube::api::Api::<$($ns)::+::ProviderConfigUsage>::namespaced(client.clone(), &ns);
+                $crate::providerconfig::count(api, $crate::providerconfig::selector("ProviderConfig", &::kube::ResourceExt::name_any(pc))).await
             }
         }
-        Ok(users)
-    }
+
+        impl $crate::providerconfig::ProviderConfigKind for $($ns)::+::ClusterProviderConfig {
+            fn status(&self) -> Option<&$crate::apis::ProviderConfigStatus> {
+                self.status.as_ref()
+            }
+            fn api(client: &::kube::Client, _: Option<&str>) -> ::kube::api::Api<Self> {
+                ::kube::api::Api::all(client.clone())
+            }
+            async fn count_users(client: &::kube::Client, pc: &Self) -> Result<i64, ::kube::Error> {
+                $crate::providerconfig::count_cluster_users::<$($ns)::+::ProviderConfigUsage>(client, &::kube::ResourceExt::name_any(pc)).await
+            }
+        }
+
+        impl $crate::providerconfig::ProviderConfigKind for $($legacy)::+::ProviderConfig {
+            fn status(&self) -> Option<&$crate::apis::ProviderConfigStatus> {
+                self.status.as_ref()
+            }
+            fn api(client: &::kube::Client, _: Option<&str>) -> ::kube::api::Api<Self> {
+                ::kube::api::Api::all(client.clone())
+            }
+            async fn count_users(client: &::kube::Client, pc: &Self) -> Result<i64, ::kube::Error> {
+                let api = ::kube::api::Api::<$($legacy)::+::ProviderConfigUsage>::all(client.clone());
+                $crate::providerconfig::count(api, $crate::providerconfig::selector("ProviderConfig", &::kube::ResourceExt::name_any(pc))).await
+            }
+        }
+    };
 }
 
-impl ProviderConfigKind for pc_cluster::ProviderConfig {
-    fn status(&self) -> Option<&ProviderConfigStatus> {
-        self.status.as_ref()
-    }
-    fn api(client: &kube::Client, _: Option<&str>) -> Api<Self> {
-        Api::all(client.clone())
-    }
-    async fn count_users(client: &kube::Client, pc: &Self) -> Result<i64, kube::Error> {
-        let api = Api::<pc_cluster::ProviderConfigUsage>::all(client.clone());
-        count(api, selector("ProviderConfig", &pc.name_any())).await
-    }
-}
+pub(crate) use impl_provider_config_kinds;
+
+impl_provider_config_kinds!(pc_namespaced, pc_cluster);
 
 /// The condition a ProviderConfig in use shows while its deletion waits.
 pub fn in_use_condition(users: i64) -> Condition {

@@ -6,16 +6,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
-use kube::api::{Api, ObjectMeta};
-use kube::{Resource, ResourceExt};
+use kube::ResourceExt;
 
 use crate::apis::tailnet::{
-    Backend, HeadscaleApi, KeyType, Rotation, TailnetKeyObservation, TailnetKeyParameters, TypedReference, cluster,
-    namespaced, pc_cluster, pc_namespaced,
+    Backend, HeadscaleApi, KeyType, Rotation, TailnetKeyObservation, TailnetKeyParameters, cluster, namespaced,
+    pc_cluster, pc_namespaced,
 };
-use crate::apis::{Condition, DeletionPolicy, ManagementAction, ProviderConfigReference, TypedProviderConfigReference};
 use crate::managed::decide::{Replacement, parse_go_duration};
-use crate::managed::usage::{LABEL_PROVIDER_CONFIG, LABEL_PROVIDER_CONFIG_KIND};
 use crate::managed::{
     ConnectionDetails, Connector, Creation, ExternalClient, ExternalError, Managed, Observation, Readiness, Updated,
 };
@@ -33,75 +30,7 @@ pub trait TailnetKeyResource: Managed {
     fn rotation(&self) -> Option<&Rotation>;
 }
 
-fn usage_meta<K: Resource<DynamicType = ()>>(mr: &K, kind: &str, name: &str) -> Option<ObjectMeta> {
-    let uid = mr.meta().uid.clone()?;
-    let mut owner = mr.controller_owner_ref(&())?;
-    owner.block_owner_deletion = Some(true);
-    Some(ObjectMeta {
-        name: Some(uid),
-        namespace: mr.meta().namespace.clone(),
-        labels: Some(
-            [
-                (LABEL_PROVIDER_CONFIG.to_string(), name.to_string()),
-                (LABEL_PROVIDER_CONFIG_KIND.to_string(), kind.to_string()),
-            ]
-            .into(),
-        ),
-        owner_references: Some(vec![owner]),
-        ..Default::default()
-    })
-}
-
-fn resource_ref<K: Resource<DynamicType = ()>>(mr: &K) -> TypedReference {
-    TypedReference {
-        api_version: K::api_version(&()).into_owned(),
-        kind: K::kind(&()).into_owned(),
-        name: mr.name_any(),
-        uid: mr.meta().uid.clone(),
-    }
-}
-
-impl Managed for namespaced::TailnetKey {
-    type Usage = pc_namespaced::ProviderConfigUsage;
-
-    fn management_policies(&self) -> &[ManagementAction] {
-        &self.spec.management_policies
-    }
-    fn deletion_policy(&self) -> Option<DeletionPolicy> {
-        None
-    }
-    fn provider_config_ref(&self) -> (String, String) {
-        let r = &self.spec.provider_config_ref;
-        (r.kind.clone(), r.name.clone())
-    }
-    fn connection_secret(&self) -> Option<(String, String)> {
-        let r = self.spec.write_connection_secret_to_ref.as_ref()?;
-        Some((self.namespace()?, r.name.clone()))
-    }
-    fn conditions(&self) -> Vec<Condition> {
-        self.status.as_ref().map(|s| s.conditions.clone()).unwrap_or_default()
-    }
-    fn at_provider(&self) -> Option<serde_json::Value> {
-        let ap = self.status.as_ref()?.at_provider.as_ref()?;
-        serde_json::to_value(ap).ok()
-    }
-    fn usage(&self) -> Option<Self::Usage> {
-        let (kind, name) = self.provider_config_ref();
-        Some(pc_namespaced::ProviderConfigUsage {
-            metadata: usage_meta(self, &kind, &name)?,
-            spec: pc_namespaced::ProviderConfigUsageFields {
-                provider_config_ref: TypedProviderConfigReference { kind, name },
-                resource_ref: resource_ref(self),
-            },
-        })
-    }
-    fn api(client: &kube::Client, namespace: Option<&str>) -> Api<Self> {
-        Api::namespaced(client.clone(), namespace.unwrap_or("default"))
-    }
-    fn usage_api(client: &kube::Client, namespace: Option<&str>) -> Api<Self::Usage> {
-        Api::namespaced(client.clone(), namespace.unwrap_or("default"))
-    }
-}
+crate::managed::impl_managed_namespaced!(namespaced::TailnetKey, pc_namespaced::ProviderConfigUsage, pc_namespaced::ProviderConfigUsageFields);
 
 impl TailnetKeyResource for namespaced::TailnetKey {
     fn params(&self) -> &TailnetKeyParameters {
@@ -112,46 +41,7 @@ impl TailnetKeyResource for namespaced::TailnetKey {
     }
 }
 
-impl Managed for cluster::TailnetKey {
-    type Usage = pc_cluster::ProviderConfigUsage;
-
-    fn management_policies(&self) -> &[ManagementAction] {
-        &self.spec.management_policies
-    }
-    fn deletion_policy(&self) -> Option<DeletionPolicy> {
-        Some(self.spec.deletion_policy)
-    }
-    fn provider_config_ref(&self) -> (String, String) {
-        ("ProviderConfig".into(), self.spec.provider_config_ref.name.clone())
-    }
-    fn connection_secret(&self) -> Option<(String, String)> {
-        let r = self.spec.write_connection_secret_to_ref.as_ref()?;
-        Some((r.namespace.clone(), r.name.clone()))
-    }
-    fn conditions(&self) -> Vec<Condition> {
-        self.status.as_ref().map(|s| s.conditions.clone()).unwrap_or_default()
-    }
-    fn at_provider(&self) -> Option<serde_json::Value> {
-        let ap = self.status.as_ref()?.at_provider.as_ref()?;
-        serde_json::to_value(ap).ok()
-    }
-    fn usage(&self) -> Option<Self::Usage> {
-        let name = self.spec.provider_config_ref.name.clone();
-        Some(pc_cluster::ProviderConfigUsage {
-            metadata: usage_meta(self, "ProviderConfig", &name)?,
-            spec: pc_cluster::ProviderConfigUsageFields {
-                provider_config_ref: ProviderConfigReference { name },
-                resource_ref: resource_ref(self),
-            },
-        })
-    }
-    fn api(client: &kube::Client, _: Option<&str>) -> Api<Self> {
-        Api::all(client.clone())
-    }
-    fn usage_api(client: &kube::Client, _: Option<&str>) -> Api<Self::Usage> {
-        Api::all(client.clone())
-    }
-}
+crate::managed::impl_managed_cluster!(cluster::TailnetKey, pc_cluster::ProviderConfigUsage, pc_cluster::ProviderConfigUsageFields);
 
 impl TailnetKeyResource for cluster::TailnetKey {
     fn params(&self) -> &TailnetKeyParameters {

@@ -115,3 +115,25 @@ pub struct SecretKeySelector {
     /// The key to select.
     pub key: String,
 }
+
+/// Who uses a ProviderConfig.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderConfigStatus {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// The number of managed resources using this ProviderConfig.
+    #[serde(default)]
+    pub users: i64,
+}
+
+/// The resource a ProviderConfigUsage records.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TypedReference {
+    pub api_version: String,
+    pub kind: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
+}

@@ -295,27 +295,8 @@ fn default_tailnet() -> String {
     "-".into()
 }
 
-/// Who uses a ProviderConfig.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ProviderConfigStatus {
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub conditions: Vec<Condition>,
-    /// The number of managed resources using this ProviderConfig.
-    #[serde(default)]
-    pub users: i64,
-}
-
-/// The resource a ProviderConfigUsage records.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct TypedReference {
-    pub api_version: String,
-    pub kind: String,
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uid: Option<String>,
-}
+// ProviderConfigStatus and TypedReference are shared by every group (common.rs).
+pub use super::common::{ProviderConfigStatus, TypedReference};
 
 /// ProviderConfigs and usages of the namespaced group.
 pub mod pc_namespaced {

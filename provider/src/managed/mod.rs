@@ -147,6 +147,9 @@ pub enum Recovery {
     /// It made these, which nobody can use (their secrets are lost): they
     /// were deleted, creating again is safe.
     Discarded(Vec<String>),
+    /// It made these, and creating again finds and adopts them (nothing
+    /// was lost, e.g. a secret that can be read again).
+    Adopted(Vec<String>),
 }
 
 /// Resolves a managed resource's ProviderConfig and credentials into a
@@ -155,3 +158,102 @@ pub trait Connector<K>: Send + Sync + 'static {
     type Client: ExternalClient<K>;
     fn connect(&self, kube: &kube::Client, mr: &K) -> impl Future<Output = Result<Self::Client, ExternalError>> + Send;
 }
+
+/// Implements [`Managed`] for a namespaced (Crossplane v2) kind whose spec
+/// has `management_policies`, `provider_config_ref` (kind + name) and
+/// `write_connection_secret_to_ref` (name), and whose status has
+/// `conditions` and `at_provider`. `$usage` is its group's namespaced
+/// ProviderConfigUsage, `$fields` that usage's fields.
+macro_rules! impl_managed_namespaced {
+    ($kind:path, $($usage:ident)::+, $($fields:ident)::+) => {
+        impl $crate::managed::Managed for $kind {
+            type Usage = $($usage)::+;
+
+            fn management_policies(&self) -> &[$crate::apis::ManagementAction] {
+                &self.spec.management_policies
+            }
+            fn deletion_policy(&self) -> Option<$crate::apis::DeletionPolicy> {
+                None
+            }
+            fn provider_config_ref(&self) -> (String, String) {
+                let r = &self.spec.provider_config_ref;
+                (r.kind.clone(), r.name.clone())
+            }
+            fn connection_secret(&self) -> Option<(String, String)> {
+                let r = self.spec.write_connection_secret_to_ref.as_ref()?;
+                Some((::kube::ResourceExt::namespace(self)?, r.name.clone()))
+            }
+            fn conditions(&self) -> Vec<$crate::apis::Condition> {
+                self.status.as_ref().map(|s| s.conditions.clone()).unwrap_or_default()
+            }
+            fn at_provider(&self) -> Option<::serde_json::Value> {
+                ::serde_json::to_value(self.status.as_ref()?.at_provider.as_ref()?).ok()
+            }
+            fn usage(&self) -> Option<Self::Usage> {
+                let (kind, name) = $crate::managed::Managed::provider_config_ref(self);
+                Some($($usage)::+ {
+                    metadata: $crate::managed::usage::usage_meta(self, &kind, &name)?,
+                    spec: $($fields)::+ {
+                        provider_config_ref: $crate::apis::TypedProviderConfigReference { kind, name },
+                        resource_ref: $crate::managed::usage::resource_ref(self),
+                    },
+                })
+            }
+            fn api(client: &::kube::Client, namespace: Option<&str>) -> ::kube::api::Api<Self> {
+                ::kube::api::Api::namespaced(client.clone(), namespace.unwrap_or("default"))
+            }
+            fn usage_api(client: &::kube::Client, namespace: Option<&str>) -> ::kube::api::Api<Self::Usage> {
+                ::kube::api::Api::namespaced(client.clone(), namespace.unwrap_or("default"))
+            }
+        }
+    };
+}
+
+/// [`impl_managed_namespaced`] for a legacy cluster-scoped kind: its spec
+/// has `provider_config_ref` (name), `write_connection_secret_to_ref` (name
+/// + namespace) and `deletion_policy`.
+macro_rules! impl_managed_cluster {
+    ($kind:path, $($usage:ident)::+, $($fields:ident)::+) => {
+        impl $crate::managed::Managed for $kind {
+            type Usage = $($usage)::+;
+
+            fn management_policies(&self) -> &[$crate::apis::ManagementAction] {
+                &self.spec.management_policies
+            }
+            fn deletion_policy(&self) -> Option<$crate::apis::DeletionPolicy> {
+                Some(self.spec.deletion_policy)
+            }
+            fn provider_config_ref(&self) -> (String, String) {
+                ("ProviderConfig".into(), self.spec.provider_config_ref.name.clone())
+            }
+            fn connection_secret(&self) -> Option<(String, String)> {
+                let r = self.spec.write_connection_secret_to_ref.as_ref()?;
+                Some((r.namespace.clone(), r.name.clone()))
+            }
+            fn conditions(&self) -> Vec<$crate::apis::Condition> {
+                self.status.as_ref().map(|s| s.conditions.clone()).unwrap_or_default()
+            }
+            fn at_provider(&self) -> Option<::serde_json::Value> {
+                ::serde_json::to_value(self.status.as_ref()?.at_provider.as_ref()?).ok()
+            }
+            fn usage(&self) -> Option<Self::Usage> {
+                let name = self.spec.provider_config_ref.name.clone();
+                Some($($usage)::+ {
+                    metadata: $crate::managed::usage::usage_meta(self, "ProviderConfig", &name)?,
+                    spec: $($fields)::+ {
+                        provider_config_ref: $crate::apis::ProviderConfigReference { name },
+                        resource_ref: $crate::managed::usage::resource_ref(self),
+                    },
+                })
+            }
+            fn api(client: &::kube::Client, _: Option<&str>) -> ::kube::api::Api<Self> {
+                ::kube::api::Api::all(client.clone())
+            }
+            fn usage_api(client: &::kube::Client, _: Option<&str>) -> ::kube::api::Api<Self::Usage> {
+                ::kube::api::Api::all(client.clone())
+            }
+        }
+    };
+}
+
+pub(crate) use {impl_managed_cluster, impl_managed_namespaced};

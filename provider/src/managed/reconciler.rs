@@ -214,7 +214,7 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
         };
         let before = (work.conditions.clone(), work.at_provider.clone());
         let result = self.run(&mut work).await;
-        let (next, result_label) = match result {
+        let (mut next, result_label) = match result {
             Ok(next) => {
                 self.failures.forget(&uid);
                 (next, "success")
@@ -236,6 +236,10 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
         if work.write_status && (work.conditions.clone(), work.at_provider.clone()) != before {
             if let Err(e) = self.write_status(&work).await {
                 tracing::debug!(resource = %name, "cannot write status: {e}");
+                if matches!(&e, kube::Error::Api(s) if s.code == 409) {
+                    // we worked on a stale copy: look again soon
+                    next = Next::After(Duration::from_secs(1));
+                }
             }
         }
         if work.write_status && cond::is_true(&work.conditions, TYPE_READY) {
@@ -296,7 +300,10 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
         if let Some(ap) = &work.at_provider {
             status.insert("atProvider".into(), ap.clone());
         }
-        let patch = json!({ "status": status });
+        // resourceVersion makes the write conditional: a reconcile that
+        // started from a stale cached copy must not overwrite the conditions
+        // a newer reconcile wrote (the API server answers 409)
+        let patch = json!({ "metadata": { "resourceVersion": work.mr.meta().resource_version }, "status": status });
         self.api(&work.mr)
             .patch_status(&work.mr.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
             .await?;
@@ -642,6 +649,7 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
                 "the interrupted create made {} whose secret was lost; deleted it, creating again",
                 ids.join(", ")
             ),
+            super::Recovery::Adopted(ids) => format!("the interrupted create made {}; creating again adopts it", ids.join(", ")),
         };
         let failed = Timestamp::now().to_string();
         if let Err(stop) = self.critical_annotations(work, &[(decide::ANN_CREATE_FAILED, Some(failed))]).await {

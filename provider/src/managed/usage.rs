@@ -3,8 +3,10 @@
 //! named by its UID, labelled with the ProviderConfig's name and kind,
 //! controlled by the managed resource.
 
-use kube::Resource;
-use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams};
+use kube::{Resource, ResourceExt};
+
+use crate::apis::TypedReference;
 
 use super::Managed;
 
@@ -45,3 +47,35 @@ pub async fn untrack<K: Managed>(client: &kube::Client, mr: &K) -> Result<(), ku
         Err(e) => Err(e),
     }
 }
+
+/// The metadata of a usage of `mr`: named by its UID, labelled with the
+/// ProviderConfig, controlled by `mr`.
+pub fn usage_meta<K: Resource<DynamicType = ()>>(mr: &K, kind: &str, name: &str) -> Option<ObjectMeta> {
+    let uid = mr.meta().uid.clone()?;
+    let mut owner = mr.controller_owner_ref(&())?;
+    owner.block_owner_deletion = Some(true);
+    Some(ObjectMeta {
+        name: Some(uid),
+        namespace: mr.meta().namespace.clone(),
+        labels: Some(
+            [
+                (LABEL_PROVIDER_CONFIG.to_string(), name.to_string()),
+                (LABEL_PROVIDER_CONFIG_KIND.to_string(), kind.to_string()),
+            ]
+            .into(),
+        ),
+        owner_references: Some(vec![owner]),
+        ..Default::default()
+    })
+}
+
+/// The reference to `mr` a usage records.
+pub fn resource_ref<K: Resource<DynamicType = ()>>(mr: &K) -> TypedReference {
+    TypedReference {
+        api_version: K::api_version(&()).into_owned(),
+        kind: K::kind(&()).into_owned(),
+        name: mr.name_any(),
+        uid: mr.meta().uid.clone(),
+    }
+}
+

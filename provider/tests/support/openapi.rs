@@ -1,6 +1,7 @@
 //! A small validator of JSON bodies against an OpenAPI 3.1 document (the
 //! subset the Tailscale document uses: $ref, type, properties, required,
-//! items, enum, format date-time). Strict: a property the schema does not
+//! items, enum, format date-time) or 3.0 document (Cloudflare's adds allOf,
+//! anyOf, oneOf, nullable, readOnly). Strict: a property the schema does not
 //! name is a violation, so a misspelt field cannot pass.
 
 use serde_json::Value;
@@ -72,8 +73,108 @@ impl OpenApi {
         out
     }
 
-    fn check(&self, schema: &Value, value: &Value, at: &str, out: &mut Vec<String>) {
+    /// Violations of a request body: like [`validate`](Self::validate),
+    /// except that `readOnly` properties are not required (OpenAPI 3.0:
+    /// "required" on a readOnly property applies to responses only).
+    pub fn validate_request(&self, schema: &Value, value: &Value, at: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        self.check_in(schema, value, at, true, &mut out);
+        out
+    }
+
+    /// `allOf` branches merged into one object schema (properties of the
+    /// same name combined with `allOf`), so strictness sees every branch's
+    /// properties (OpenAPI 3.0 documents such as Cloudflare's).
+    fn merged(&self, schema: &Value) -> Value {
         let schema = self.resolve(schema);
+        let Some(all) = schema.get("allOf").and_then(|a| a.as_array()) else {
+            return schema.clone();
+        };
+        let mut merged = schema.as_object().cloned().unwrap_or_default();
+        merged.remove("allOf");
+        let mut props = serde_json::Map::new();
+        let mut required: Vec<Value> = merged.get("required").and_then(|r| r.as_array()).cloned().unwrap_or_default();
+        if let Some(own) = merged.get("properties").and_then(|p| p.as_object()) {
+            props.extend(own.clone());
+        }
+        for branch in all {
+            let b = self.merged(branch);
+            for (k, v) in b.get("properties").and_then(|p| p.as_object()).into_iter().flatten() {
+                let combined = match props.remove(k) {
+                    Some(prev) => serde_json::json!({ "allOf": [prev, v] }),
+                    None => v.clone(),
+                };
+                props.insert(k.clone(), combined);
+            }
+            required.extend(b.get("required").and_then(|r| r.as_array()).cloned().unwrap_or_default());
+            for key in ["type", "nullable", "additionalProperties", "anyOf", "oneOf", "items", "enum"] {
+                if let Some(v) = b.get(key)
+                    && !merged.contains_key(key)
+                {
+                    merged.insert(key.into(), v.clone());
+                }
+            }
+        }
+        if !props.is_empty() {
+            merged.insert("properties".into(), Value::Object(props));
+        }
+        if !required.is_empty() {
+            merged.insert("required".into(), Value::Array(required));
+        }
+        Value::Object(merged)
+    }
+
+    /// Whether `schema` (or one of its anyOf/oneOf branches) marks property
+    /// `name` readOnly.
+    fn read_only(&self, schema: &Value, name: &str) -> bool {
+        let schema = self.merged(schema);
+        let own = schema
+            .get("properties")
+            .and_then(|p| p.get(name))
+            .map(|s| self.resolve(s))
+            .and_then(|s| s.get("readOnly"))
+            .and_then(|v| v.as_bool())
+            == Some(true);
+        own || ["anyOf", "oneOf"].iter().any(|k| {
+            schema
+                .get(*k)
+                .and_then(|a| a.as_array())
+                .is_some_and(|bs| bs.iter().any(|b| self.read_only(b, name)))
+        })
+    }
+
+    fn check(&self, schema: &Value, value: &Value, at: &str, out: &mut Vec<String>) {
+        self.check_in(schema, value, at, false, out)
+    }
+
+    fn check_in(&self, schema: &Value, value: &Value, at: &str, request: bool, out: &mut Vec<String>) {
+        let schema = &self.merged(schema);
+        if value.is_null() && schema.get("nullable").and_then(|n| n.as_bool()) == Some(true) {
+            return;
+        }
+        for (key, exactly_one) in [("anyOf", false), ("oneOf", true)] {
+            let Some(branches) = schema.get(key).and_then(|a| a.as_array()) else {
+                continue;
+            };
+            let mut failures = Vec::new();
+            let mut passed = 0;
+            for (i, b) in branches.iter().enumerate() {
+                let mut sub = Vec::new();
+                self.check_in(b, value, at, request, &mut sub);
+                if sub.is_empty() {
+                    passed += 1;
+                } else {
+                    failures.push(format!("[{key} {i}] {}", sub.join("; ")));
+                }
+            }
+            if passed == 0 {
+                out.push(format!("{at}: matches none of {key}: {}", failures.join(" | ")));
+                return;
+            }
+            if exactly_one && passed > 1 {
+                out.push(format!("{at}: matches {passed} branches of oneOf"));
+            }
+        }
         if let Some(t) = schema.get("type").and_then(|t| t.as_str()) {
             let ok = match t {
                 "object" => value.is_object(),
@@ -104,14 +205,14 @@ impl OpenApi {
             let props = schema.get("properties").and_then(|p| p.as_object());
             if let Some(required) = schema.get("required").and_then(|r| r.as_array()) {
                 for r in required.iter().filter_map(|r| r.as_str()) {
-                    if !obj.contains_key(r) {
+                    if !obj.contains_key(r) && !(request && self.read_only(schema, r)) {
                         out.push(format!("{at}: required property {r:?} is missing"));
                     }
                 }
             }
             for (k, v) in obj {
                 match props.and_then(|p| p.get(k)) {
-                    Some(s) => self.check(s, v, &format!("{at}.{k}"), out),
+                    Some(s) => self.check_in(s, v, &format!("{at}.{k}"), request, out),
                     None if props.is_some() && schema.get("additionalProperties").is_none() => {
                         out.push(format!("{at}: property {k:?} is not in the schema"))
                     }
@@ -121,7 +222,7 @@ impl OpenApi {
         }
         if let (Some(items), Some(arr)) = (schema.get("items"), value.as_array()) {
             for (i, v) in arr.iter().enumerate() {
-                self.check(items, v, &format!("{at}[{i}]"), out);
+                self.check_in(items, v, &format!("{at}[{i}]"), request, out);
             }
         }
     }
