@@ -7,12 +7,13 @@
 //! - [`tailnetkey`]: the TailnetKey kind on top of both.
 //! - [`providerconfig`]: ProviderConfig usage accounting and credentials.
 //! - [`manager`]: controllers, leader election, metrics and probes.
+pub mod acl;
 pub mod apis;
 pub mod crds;
+pub mod leader;
 pub mod managed;
+pub mod manager;
 pub mod metrics;
 pub mod providerconfig;
 pub mod tailnetkey;
 pub mod tailscale;
-pub mod leader;
-pub mod manager;
