@@ -10,10 +10,10 @@
 pub mod acl;
 pub mod apis;
 pub mod crds;
-pub mod leader;
 pub mod managed;
-pub mod manager;
 pub mod metrics;
 pub mod providerconfig;
 pub mod tailnetkey;
 pub mod tailscale;
+pub mod leader;
+pub mod manager;
