@@ -4,7 +4,10 @@
 //! [`hujson`] keeps the document's bytes; [`guardrails`] refuses fragments
 //! before they reach the API.
 
+pub mod api;
 pub mod guardrails;
 pub mod hujson;
 pub mod merge;
 pub mod policy;
+pub mod writer;
+

@@ -1,3 +1,4 @@
 #![allow(dead_code)]
+pub mod fake_policy;
 pub mod fake_tailscale;
 pub mod openapi;
