@@ -3,6 +3,7 @@
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
+use crate::apis::acl;
 use crate::apis::tailnet::{cluster, namespaced, pc_cluster, pc_namespaced};
 
 /// The CRDs, in a stable order.
@@ -15,6 +16,8 @@ pub fn all() -> Vec<CustomResourceDefinition> {
         cluster::TailnetKey::crd(),
         pc_cluster::ProviderConfig::crd(),
         pc_cluster::ProviderConfigUsage::crd(),
+        acl::namespaced::AclFragment::crd(),
+        acl::cluster::AclFragment::crd(),
     ]
 }
 

@@ -8,6 +8,7 @@
 //! - [`providerconfig`]: ProviderConfig usage accounting and credentials.
 //! - [`manager`]: controllers, leader election, metrics and probes.
 pub mod acl;
+pub mod aclfragment;
 pub mod apis;
 pub mod crds;
 pub mod managed;

@@ -68,6 +68,10 @@ struct Flags {
     /// are refreshed.
     #[arg(long, default_value = "5s", value_parser = duration)]
     poll_state_metric: Duration,
+    /// How long a tailnet's policy writer collects AclFragment changes
+    /// before one read-merge-write.
+    #[arg(long, default_value = "1s", value_parser = duration)]
+    acl_write_window: Duration,
 }
 
 fn main() -> std::process::ExitCode {
@@ -115,6 +119,7 @@ fn main() -> std::process::ExitCode {
             metrics_addr: flags.metrics_bind_address.0,
             health_addr: flags.health_probe_bind_addr.0,
             poll_state_metric: flags.poll_state_metric,
+            acl_write_window: flags.acl_write_window,
         };
         let (stop_tx, shutdown) = Shutdown::new();
         tokio::spawn(async move {

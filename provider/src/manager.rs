@@ -16,6 +16,8 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
 use tokio::sync::watch;
 
+use crate::aclfragment::AclConnector;
+use crate::apis::acl;
 use crate::apis::tailnet::{cluster, namespaced, pc_cluster, pc_namespaced};
 use crate::managed::conditions::{self, TYPE_READY, TYPE_SYNCED};
 use crate::managed::ratelimit::GlobalLimiter;
@@ -42,6 +44,9 @@ pub struct Settings {
     pub health_addr: Option<SocketAddr>,
     /// How often the state gauges are refreshed.
     pub poll_state_metric: Duration,
+    /// `--acl-write-window`: how long a tailnet's policy writer collects
+    /// AclFragment changes before writing.
+    pub acl_write_window: Duration,
 }
 
 impl Default for Settings {
@@ -57,6 +62,7 @@ impl Default for Settings {
             metrics_addr: None,
             health_addr: None,
             poll_state_metric: Duration::from_secs(5),
+            acl_write_window: Duration::from_secs(1),
         }
     }
 }
@@ -68,6 +74,8 @@ pub struct Controllers {
     pub metrics: Arc<Metrics>,
     pub namespaced_keys: Arc<Reconciler<namespaced::TailnetKey, TailnetConnector>>,
     pub cluster_keys: Arc<Reconciler<cluster::TailnetKey, TailnetConnector>>,
+    pub namespaced_acls: Arc<Reconciler<acl::namespaced::AclFragment, AclConnector>>,
+    pub cluster_acls: Arc<Reconciler<acl::cluster::AclFragment, AclConnector>>,
 }
 
 /// A shutdown signal the controllers and servers wait on.
@@ -98,17 +106,28 @@ impl Controllers {
         ));
         let cluster_keys = Arc::new(Reconciler::new(
             client.clone(),
-            connector,
+            connector.clone(),
             settings.reconcile.clone(),
             metrics.clone(),
-            limiter,
+            limiter.clone(),
         ));
+        let acls = AclConnector::new(connector, settings.acl_write_window);
+        let namespaced_acls = Arc::new(Reconciler::new(
+            client.clone(),
+            acls.clone(),
+            settings.reconcile.clone(),
+            metrics.clone(),
+            limiter.clone(),
+        ));
+        let cluster_acls = Arc::new(Reconciler::new(client.clone(), acls, settings.reconcile.clone(), metrics.clone(), limiter));
         Self {
             client,
             settings,
             metrics,
             namespaced_keys,
             cluster_keys,
+            namespaced_acls,
+            cluster_acls,
         }
     }
 
@@ -118,6 +137,8 @@ impl Controllers {
         futures::join!(
             run_managed(self.client.clone(), self.namespaced_keys.clone(), s, self.metrics.clone(), shutdown.clone()),
             run_managed(self.client.clone(), self.cluster_keys.clone(), s, self.metrics.clone(), shutdown.clone()),
+            run_managed(self.client.clone(), self.namespaced_acls.clone(), s, self.metrics.clone(), shutdown.clone()),
+            run_managed(self.client.clone(), self.cluster_acls.clone(), s, self.metrics.clone(), shutdown.clone()),
             run_provider_config::<pc_namespaced::ProviderConfig, pc_namespaced::ProviderConfigUsage>(
                 self.client.clone(),
                 "ProviderConfig",

@@ -33,7 +33,7 @@ pub trait TailnetKeyResource: Managed {
     fn rotation(&self) -> Option<&Rotation>;
 }
 
-fn usage_meta<K: Resource<DynamicType = ()>>(mr: &K, kind: &str, name: &str) -> Option<ObjectMeta> {
+pub(crate) fn usage_meta<K: Resource<DynamicType = ()>>(mr: &K, kind: &str, name: &str) -> Option<ObjectMeta> {
     let uid = mr.meta().uid.clone()?;
     let mut owner = mr.controller_owner_ref(&())?;
     owner.block_owner_deletion = Some(true);
@@ -52,7 +52,7 @@ fn usage_meta<K: Resource<DynamicType = ()>>(mr: &K, kind: &str, name: &str) -> 
     })
 }
 
-fn resource_ref<K: Resource<DynamicType = ()>>(mr: &K) -> TypedReference {
+pub(crate) fn resource_ref<K: Resource<DynamicType = ()>>(mr: &K) -> TypedReference {
     TypedReference {
         api_version: K::api_version(&()).into_owned(),
         kind: K::kind(&()).into_owned(),

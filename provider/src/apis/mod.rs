@@ -6,6 +6,7 @@
 //! `deletionPolicy`) and legacy cluster-scoped MRs in `tailnet.hybridspoke.io`
 //! (`providerConfigRef{name}`, `deletionPolicy`).
 
+pub mod acl;
 pub mod common;
 pub mod tailnet;
 
