@@ -187,8 +187,22 @@ impl AclFragmentClient {
 impl<K: AclFragmentResource> ExternalClient<K> for AclFragmentClient {
     async fn observe(&self, mr: &K, external_name: Option<&str>) -> Result<Observation, ExternalError> {
         let Some(id) = external_name else {
+            if mr.meta().deletion_timestamp.is_some() {
+                // Never written (refused or in conflict): forget it, so it
+                // stops conflicting with the others.
+                self.submit(Change::Remove(mr.fragment_id())).await?;
+            }
             return Ok(Observation::default());
         };
+        if let Some(msgs) = self.writers.held(&self.tailnet, id) {
+            // Another fragment now disagrees with this one: let update say so.
+            return Ok(Observation {
+                exists: true,
+                up_to_date: false,
+                diff: Some(format!("held back: {}", msgs.join("; "))),
+                ..Default::default()
+            });
+        }
         let policy = api::read(&self.api).await?;
         let bad = |e: merge::MergeError| ExternalError::new(format!("the tailnet policy: {e}"));
         let entries = mr.policy().entries();

@@ -60,12 +60,16 @@ const MAX_RATE_LIMITED: usize = 5;
 pub struct Writers {
     window: Duration,
     tailnets: Arc<Mutex<HashMap<String, mpsc::UnboundedSender<Job>>>>,
+    /// Per tailnet, the fragments the last merge held back, and why.
+    held: Held,
 }
+
+type Held = Arc<Mutex<HashMap<String, BTreeMap<String, Vec<String>>>>>;
 
 impl Writers {
     /// `window`: how long a writer waits for more changes before writing.
     pub fn new(window: Duration) -> Self {
-        Self { window, tailnets: Arc::default() }
+        Self { window, tailnets: Arc::default(), held: Arc::default() }
     }
 
     /// Hands `change` to the writer of `tailnet` (e.g. backend URL + tailnet)
@@ -79,7 +83,7 @@ impl Writers {
                 map.entry(tailnet.to_string())
                     .or_insert_with(|| {
                         let (tx, rx) = mpsc::unbounded_channel();
-                        tokio::spawn(run(tailnet.to_string(), rx, self.window));
+                        tokio::spawn(run(tailnet.to_string(), rx, self.window, self.held.clone()));
                         tx
                     })
                     .clone()
@@ -98,6 +102,13 @@ impl Writers {
             }
         }
         Err(ExternalError::new(format!("no policy writer for {tailnet}")))
+    }
+
+    /// Why the last merge of `tailnet` held fragment `id` back, if it did
+    /// (e.g. a fragment created later disagrees with it).
+    pub fn held(&self, tailnet: &str, id: &str) -> Option<Vec<String>> {
+        let held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        held.get(tailnet)?.get(id).cloned()
     }
 }
 
@@ -130,7 +141,7 @@ impl Known {
     }
 }
 
-async fn run(tailnet: String, mut rx: mpsc::UnboundedReceiver<Job>, window: Duration) {
+async fn run(tailnet: String, mut rx: mpsc::UnboundedReceiver<Job>, window: Duration, held: Held) {
     let mut known = Known::default();
     while let Some(first) = rx.recv().await {
         tokio::time::sleep(window).await;
@@ -142,6 +153,16 @@ async fn run(tailnet: String, mut rx: mpsc::UnboundedReceiver<Job>, window: Dura
         let changes: Vec<Change> = batch.iter().map(|j| j.change.clone()).collect();
         let result = cycle(&api, &mut known, &changes).await;
         tracing::debug!(tailnet, changes = changes.len(), ok = result.is_ok(), "policy batch done");
+        if let Ok(outcomes) = &result {
+            let now: BTreeMap<String, Vec<String>> = outcomes
+                .iter()
+                .filter_map(|(id, o)| match o {
+                    Outcome::Conflict(m) => Some((id.clone(), m.clone())),
+                    _ => None,
+                })
+                .collect();
+            held.lock().unwrap_or_else(|e| e.into_inner()).insert(tailnet.clone(), now);
+        }
         for job in batch {
             let answer = match &result {
                 Ok(outcomes) => Ok(outcomes.get(job.change.id()).cloned().unwrap_or(Outcome::Applied)),
