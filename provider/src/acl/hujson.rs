@@ -134,7 +134,11 @@ struct Parser<'a> {
 
 impl Parser<'_> {
     fn err(&self, message: &str) -> SyntaxError {
-        let before = &self.text[..self.pos.min(self.text.len())];
+        let mut at = self.pos.min(self.text.len());
+        while !self.text.is_char_boundary(at) {
+            at -= 1;
+        }
+        let before = &self.text[..at];
         let line = before.matches('\n').count() + 1;
         let column = before
             .rfind('\n')
@@ -377,5 +381,9 @@ mod tests {
         }
         let deep = "[".repeat(1000);
         assert!(parse(&deep).is_err());
+        // Errors inside multi-byte text are reported, not panicked on.
+        for bad in ["\"\\é", "{\"é\": é}", "[\"a\\\u{1F600}", "\u{1F600}"] {
+            assert!(parse(bad).is_err(), "{bad:?} should be rejected");
+        }
     }
 }
