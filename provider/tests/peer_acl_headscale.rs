@@ -194,3 +194,35 @@ async fn acl_fragments_on_headscale_v0_29() {
     assert_eq!(text, expected, "hand-written text and the hand edit kept byte for byte");
     let _ = stop.send(true);
 }
+
+/// Headscale v0.29 has no ETag: a write whose base is no longer the current
+/// policy is detected by reading again just before the PUT, and refused.
+#[tokio::test]
+async fn a_stale_write_is_detected_on_headscale_v0_29() {
+    use provider_hybrid_spoke::acl::api::{self, Written};
+    use provider_hybrid_spoke::tailscale::{TailnetApi, headscale, http_client};
+
+    let hs = Headscale::start(HeadscaleVersion::V0_29);
+    let user = format!("{}@", hs.user()["name"].as_str().unwrap());
+    let original = hand_written(&user);
+    assert_eq!(hs.request("PUT", "/api/v1/policy", Some(&json!({ "policy": original }))).status, 200);
+    let api = TailnetApi::HeadscaleV1(headscale::Client::new(http_client(Duration::from_secs(5)), hs.url(), hs.api_key().to_string(), None));
+
+    let read = api::read(&api).await.unwrap();
+    assert_eq!(read.text, original);
+    assert!(read.etag.is_none());
+    // Someone edits the policy after our read.
+    let theirs = original.replacen("\"tag:ci\": [\"group:admins\"],", "\"tag:ci\": [\"group:admins\"],\n    \"tag:theirs\": [\"group:admins\"],", 1);
+    assert_eq!(hs.request("PUT", "/api/v1/policy", Some(&json!({ "policy": theirs }))).status, 200);
+    let ours = original.replacen("\"tag:ci\": [\"group:admins\"],", "\"tag:ci\": [\"group:admins\"],\n    \"tag:ours\": [\"group:admins\"],", 1);
+    assert_eq!(api::write(&api, &read, &ours).await.unwrap(), Written::Stale);
+    assert_eq!(policy(&hs), theirs, "their edit is kept");
+    // From a fresh read the write goes through.
+    let fresh = api::read(&api).await.unwrap();
+    assert_eq!(api::write(&api, &fresh, &ours).await.unwrap(), Written::Yes);
+    assert_eq!(policy(&hs), ours);
+    // A policy Headscale refuses is reported by the check, not written.
+    let refused = api::validate(&api, "{\"acls\": [{\"action\": \"accept\", \"src\": [\"group:nobody\"], \"dst\": [\"*:*\"]}]}").await.unwrap();
+    assert!(refused.is_some_and(|m| m.contains("group:nobody")), "Headscale's own message");
+    assert_eq!(policy(&hs), ours);
+}

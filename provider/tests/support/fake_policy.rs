@@ -254,3 +254,37 @@ fn reply(status: u16, body: Value, retry: Option<u64>, etag: Option<String>, huj
     };
     r.body(Body::from(text)).unwrap_or_default()
 }
+
+/// Another tool editing the policy through the API: each round adds host
+/// `foreign-<i>` (`100.64.1.<i>`) right after `"hosts": {` with `If-Match`,
+/// re-reading on 412. Returns how many of its writes were stale.
+pub async fn foreign_writer(url: String, api_key: &str, rounds: usize, pause: std::time::Duration) -> usize {
+    let http = reqwest::Client::new();
+    let acl = format!("{url}/api/v2/tailnet/-/acl");
+    let mut stale = 0;
+    for i in 0..rounds {
+        loop {
+            let r = http.get(&acl).bearer_auth(api_key).header("accept", "application/hujson").send().await.expect("GET /acl");
+            let etag = r.headers()["etag"].to_str().expect("ETag").to_string();
+            let text = r.text().await.expect("policy text");
+            let line = format!("\"hosts\": {{\n    \"foreign-{i}\": \"100.64.1.{i}\", // another tool");
+            let edited = text.replacen("\"hosts\": {", &line, 1);
+            let w = http
+                .post(&acl)
+                .bearer_auth(api_key)
+                .header("if-match", etag)
+                .header("content-type", "application/hujson")
+                .body(edited)
+                .send()
+                .await
+                .expect("POST /acl");
+            match w.status().as_u16() {
+                200 => break,
+                412 => stale += 1,
+                s => panic!("foreign write failed: {s}"),
+            }
+        }
+        tokio::time::sleep(pause).await;
+    }
+    stale
+}
