@@ -12,7 +12,6 @@ use crate::acl::guardrails::{self, AclGuardrails};
 use crate::acl::merge::{self, Fragment};
 use crate::acl::policy::{Entry, PolicyFragment};
 use crate::acl::writer::{Change, Outcome, Writers};
-use crate::acl::api;
 use crate::apis::acl::{AclFragmentObservation, cluster, namespaced};
 use crate::apis::tailnet::{pc_cluster, pc_namespaced};
 use crate::apis::{Condition, DeletionPolicy, ManagementAction, ProviderConfigReference, TypedProviderConfigReference};
@@ -203,7 +202,7 @@ impl<K: AclFragmentResource> ExternalClient<K> for AclFragmentClient {
                 ..Default::default()
             });
         }
-        let policy = api::read(&self.api).await?;
+        let policy = self.writers.read(&self.tailnet, &self.api).await?;
         let bad = |e: merge::MergeError| ExternalError::new(format!("the tailnet policy: {e}"));
         let entries = mr.policy().entries();
         let owned = merge::owned_by(&policy.text, id).map_err(bad)?;

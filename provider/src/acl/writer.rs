@@ -62,14 +62,22 @@ pub struct Writers {
     tailnets: Arc<Mutex<HashMap<String, mpsc::UnboundedSender<Job>>>>,
     /// Per tailnet, the fragments the last merge held back, and why.
     held: Held,
+    /// Per tailnet, the policy as last read for an observe, and when.
+    reads: Reads,
 }
+
+type Reads = Arc<Mutex<HashMap<String, (std::time::Instant, api::Policy)>>>;
+
+/// How long observes share one read of a tailnet's policy (observes of many
+/// fragments would otherwise each GET the whole document).
+const READ_TTL: Duration = Duration::from_secs(1);
 
 type Held = Arc<Mutex<HashMap<String, BTreeMap<String, Vec<String>>>>>;
 
 impl Writers {
     /// `window`: how long a writer waits for more changes before writing.
     pub fn new(window: Duration) -> Self {
-        Self { window, tailnets: Arc::default(), held: Arc::default() }
+        Self { window, tailnets: Arc::default(), held: Arc::default(), reads: Arc::default() }
     }
 
     /// Hands `change` to the writer of `tailnet` (e.g. backend URL + tailnet)
@@ -83,7 +91,7 @@ impl Writers {
                 map.entry(tailnet.to_string())
                     .or_insert_with(|| {
                         let (tx, rx) = mpsc::unbounded_channel();
-                        tokio::spawn(run(tailnet.to_string(), rx, self.window, self.held.clone()));
+                        tokio::spawn(run(tailnet.to_string(), rx, self.window, self.held.clone(), self.reads.clone()));
                         tx
                     })
                     .clone()
@@ -102,6 +110,22 @@ impl Writers {
             }
         }
         Err(ExternalError::new(format!("no policy writer for {tailnet}")))
+    }
+
+    /// The policy of `tailnet` for an observe: one read shared for
+    /// [`READ_TTL`], forgotten whenever this process writes the policy.
+    pub async fn read(&self, tailnet: &str, api: &TailnetApi) -> Result<api::Policy, ExternalError> {
+        if let Some((at, p)) = self.reads.lock().unwrap_or_else(|e| e.into_inner()).get(tailnet)
+            && at.elapsed() < READ_TTL
+        {
+            return Ok(p.clone());
+        }
+        let p = api::read(api).await?;
+        self.reads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(tailnet.to_string(), (std::time::Instant::now(), p.clone()));
+        Ok(p)
     }
 
     /// Why the last merge of `tailnet` held fragment `id` back, if it did
@@ -141,7 +165,7 @@ impl Known {
     }
 }
 
-async fn run(tailnet: String, mut rx: mpsc::UnboundedReceiver<Job>, window: Duration, held: Held) {
+async fn run(tailnet: String, mut rx: mpsc::UnboundedReceiver<Job>, window: Duration, held: Held, reads: Reads) {
     let mut known = Known::default();
     while let Some(first) = rx.recv().await {
         tokio::time::sleep(window).await;
@@ -152,6 +176,7 @@ async fn run(tailnet: String, mut rx: mpsc::UnboundedReceiver<Job>, window: Dura
         let api = batch[batch.len() - 1].api.clone();
         let changes: Vec<Change> = batch.iter().map(|j| j.change.clone()).collect();
         let result = cycle(&api, &mut known, &changes).await;
+        reads.lock().unwrap_or_else(|e| e.into_inner()).remove(&tailnet);
         tracing::debug!(tailnet, changes = changes.len(), ok = result.is_ok(), "policy batch done");
         if let Ok(outcomes) = &result {
             let now: BTreeMap<String, Vec<String>> = outcomes

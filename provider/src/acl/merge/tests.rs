@@ -136,7 +136,7 @@ fn the_policy_is_the_union_of_live_fragments_and_foreign_entries() {
     assert!(!up_to_date(&upd.text, "ns/b", &b.entries).unwrap());
 
     // Deleting a removes exactly a's entries.
-    let del = merge(&upd.text, &[b2.clone()], &["ns/a".into()]).unwrap();
+    let del = merge(&upd.text, std::slice::from_ref(&b2), &["ns/a".into()]).unwrap();
     let v = value(&del.text);
     assert_eq!(
         v["tagOwners"],
@@ -211,7 +211,7 @@ fn identical_entries_are_shared_and_outlive_one_owner() {
     let m = merge("{}", &[a.clone(), b.clone()], &[]).unwrap();
     assert!(m.conflicts.is_empty());
     assert!(m.text.contains("// hybrid-spoke: ns/a, ns/b"), "{}", m.text);
-    let del = merge(&m.text, &[b.clone()], &["ns/a".into()]).unwrap();
+    let del = merge(&m.text, std::slice::from_ref(&b), &["ns/a".into()]).unwrap();
     assert!(up_to_date(&del.text, "ns/b", &b.entries).unwrap());
     assert_eq!(value(&del.text)["tagOwners"], json!({"tag:x": ["group:x"]}));
 }
