@@ -254,3 +254,49 @@ fn a_broken_document_is_an_error_not_a_panic() {
         Err(MergeError::WrongType(..))
     ));
 }
+
+/// A small deterministic generator (no dependency needed for this).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, n: usize) -> usize {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((self.0 >> 33) as usize) % n
+    }
+}
+
+#[test]
+fn random_sequences_keep_the_union_and_restore_the_original() {
+    for seed in 0..40 {
+        let mut rng = Lcg(seed);
+        let mut doc = HAND_WRITTEN.to_string();
+        let mut live: std::collections::BTreeMap<String, Fragment> = Default::default();
+        for _ in 0..30 {
+            let n = rng.next(8);
+            let id = format!("ns/f{n}");
+            if rng.next(4) == 0 {
+                live.remove(&id);
+                doc = merge(&doc, &live.values().cloned().collect::<Vec<_>>(), &[id]).unwrap().text;
+            } else {
+                let member = format!("m{}@example.com", rng.next(3));
+                live.insert(id.clone(), frag(&id, team(&format!("tag:t{n}"), &format!("group:t{n}"), &[&member])));
+                let m = merge(&doc, &live.values().cloned().collect::<Vec<_>>(), &[]).unwrap();
+                assert!(m.conflicts.is_empty(), "seed {seed}: {:?}", m.conflicts);
+                doc = m.text;
+            }
+            // Every live fragment is exactly in the document; the foreign
+            // entries are all still there.
+            for f in live.values() {
+                assert!(up_to_date(&doc, &f.id, &f.entries).unwrap(), "seed {seed}: {} not in\n{doc}", f.id);
+            }
+            let v = value(&doc);
+            assert_eq!(v["tagOwners"]["tag:ci"], json!(["group:admins"]));
+            assert_eq!(v["groups"]["group:admins"], json!(["alice@example.com"]));
+            assert_eq!(v["tagOwners"].as_object().unwrap().len(), 1 + live.len(), "seed {seed}");
+            assert_eq!(v["acls"].as_array().unwrap().len(), 1 + live.len(), "seed {seed}");
+        }
+        let ids: Vec<String> = live.keys().cloned().collect();
+        let end = merge(&doc, &[], &ids).unwrap();
+        assert_eq!(end.text, HAND_WRITTEN, "seed {seed}");
+    }
+}
