@@ -30,6 +30,10 @@ pub struct FakePolicy {
     pub writes_with_if_match: usize,
     pub stale_writes: usize,
     pub validations: usize,
+    /// For this many GETs, someone else edits the policy right after the
+    /// answer (adds host `raced-<n>`), so the ETag just sent is stale.
+    pub edit_after_reads: usize,
+    pub raced_edits: usize,
 }
 
 impl Default for FakePolicy {
@@ -42,6 +46,8 @@ impl Default for FakePolicy {
             writes_with_if_match: 0,
             stale_writes: 0,
             validations: 0,
+            edit_after_reads: 0,
+            raced_edits: 0,
         }
     }
 }
@@ -176,11 +182,19 @@ pub async fn handle(req: Request<Body>, state: Arc<Mutex<State>>, spec: Arc<Open
         ("GET", false) => {
             st.acl.reads += 1;
             let etag = st.acl.etag();
-            if wants_json {
+            let answer = if wants_json {
                 (200, standardized(&st.acl.text), Some(etag), false)
             } else {
                 (200, Value::String(st.acl.text.clone()), Some(etag), true)
+            };
+            if st.acl.edit_after_reads > 0 {
+                st.acl.edit_after_reads -= 1;
+                let n = st.acl.raced_edits;
+                st.acl.raced_edits += 1;
+                let line = format!("\"hosts\": {{\n    \"raced-{n}\": \"100.64.2.{n}\",");
+                st.acl.text = st.acl.text.replacen("\"hosts\": {", &line, 1);
             }
+            answer
         }
         ("POST", false) => {
             let new_text = body_text.unwrap_or_default();
