@@ -83,13 +83,7 @@ pub async fn validate(api: &TailnetApi, text: &str) -> Result<Option<String>, Ex
             let v: serde_json::Value = if body.trim().is_empty() { json!({}) } else {
                 serde_json::from_str(&body).map_err(|e| ExternalError::new(format!("POST {path}: unexpected response: {e}")))?
             };
-            match v.get("message").and_then(|m| m.as_str()).filter(|m| !m.is_empty()) {
-                Some(m) => {
-                    let data = v.get("data").map(|d| format!(": {d}")).unwrap_or_default();
-                    Ok(Some(format!("{m}{data}")))
-                }
-                None => Ok(None),
-            }
+            Ok(refusal(&v))
         }
         TailnetApi::HeadscaleV1(c) => {
             let path = "/api/v1/policy/check";
@@ -100,6 +94,23 @@ pub async fn validate(api: &TailnetApi, text: &str) -> Result<Option<String>, Ex
             }
         }
     }
+}
+
+/// What a `/acl/validate` answer (always 200) says: `None` when the policy
+/// passes. Warnings alone (e.g. a group member not in the tailnet) do not
+/// stop a write, as they do not stop Tailscale's own `POST /acl`.
+fn refusal(v: &serde_json::Value) -> Option<String> {
+    let message = v.get("message").and_then(|m| m.as_str()).filter(|m| !m.is_empty())?;
+    let data = v.get("data").map(|d| format!(": {d}")).unwrap_or_default();
+    let has_errors = v
+        .get("data")
+        .and_then(|d| d.as_array())
+        .is_some_and(|items| items.iter().any(|i| i.get("errors").is_some_and(|e| e.as_array().is_some_and(|e| !e.is_empty()))));
+    if message.starts_with("warning") && !has_errors {
+        tracing::info!(warnings = %data, "the policy validates with warnings");
+        return None;
+    }
+    Some(format!("{message}{data}"))
 }
 
 /// Replaces `read` by `text`, unless the policy changed since `read`.
@@ -127,5 +138,19 @@ pub async fn write(api: &TailnetApi, read_from: &Policy, text: &str) -> Result<W
             c.call(Method::PUT, "/api/v1/policy", Some(&json!({ "policy": text }))).await?;
             Ok(Written::Yes)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validate_answers() {
+        assert_eq!(refusal(&json!({})), None);
+        let failed = json!({"message": "test(s) failed", "data": [{"user": "a@example.com", "errors": ["address \"2.2.2.2:22\": want: Drop, got: Accept"]}]});
+        assert!(refusal(&failed).is_some_and(|m| m.starts_with("test(s) failed") && m.contains("want: Drop")));
+        let warned = json!({"message": "warning(s) found", "data": [{"user": "group:x", "warnings": ["group is not syncing from SCIM"]}]});
+        assert_eq!(refusal(&warned), None);
     }
 }
