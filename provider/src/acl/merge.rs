@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::Value;
 
-use super::hujson::{self, Kind, Node, SyntaxError};
+use super::hujson::{self, Kind, Member, Node, SyntaxError};
 use super::policy::{Entry, Section, canonical};
 
 /// The comment that marks an owned entry.
@@ -67,7 +67,7 @@ fn scan(text: &str, root: &Node) -> Result<Vec<Found>, MergeError> {
                 let marker = hujson::comments(text, lead, start)
                     .into_iter()
                     .rev()
-                    .find(|(_, c)| c.starts_with(MARKER));
+                    .find(|(_, c)| c.starts_with(MARKER) && c.trim_end() != SECTION_MARKER);
                 let (owners, cut_start) = match marker {
                     Some((at, c)) => {
                         let owners = c[MARKER.len()..]
@@ -319,12 +319,14 @@ pub fn merge(text: &str, live: &[Fragment], removed: &[String]) -> Result<Merged
             .push(format!("{MARKER} {}\n\u{0}{body},", owners.join(", ")));
     }
     let removed_at: BTreeSet<usize> = edits.iter().map(|e| e.cut).collect();
+    let inserted: BTreeSet<Section> = by_section.keys().copied().collect();
     for (section, entries) in by_section {
         let Some(node) = lookup(&root, section.path())? else {
             continue;
         };
         edits.push(append(&text, node, &entries, &removed_at));
     }
+    drop_empty_created_sections(&text, &root, &inserted, &mut edits);
 
     // Apply from the end; at one offset, cut before inserting.
     edits.sort_by(|a, b| {
@@ -464,7 +466,7 @@ fn missing_container(
                     }
                     _ => "{}",
                 };
-                let entry = format!("{MARKER_FREE}{}: {empty},", Value::from(*key));
+                let entry = format!("{SECTION_MARKER}\n\u{0}{}: {empty},", Value::from(*key));
                 let edit = append(text, node, &[entry], &BTreeSet::new());
                 return Ok(Some((edit.at, edit.insert)));
             }
@@ -473,8 +475,58 @@ fn missing_container(
     Ok(None)
 }
 
-/// Containers the merge creates carry no owner: they are shared.
-const MARKER_FREE: &str = "\u{0}";
+/// Marks a container the merge created: shared by every fragment, removed
+/// again once empty (a container someone else made is never removed).
+pub const SECTION_MARKER: &str = "// hybrid-spoke: section (removed when empty)";
+
+/// Removes the containers this provider created that this merge leaves
+/// empty (deepest first, so `autoApprovers` goes after its children).
+fn drop_empty_created_sections(text: &str, root: &Node, inserted: &BTreeSet<Section>, edits: &mut Vec<Edit>) {
+    let paths: Vec<&[&str]> = Section::ALL
+        .iter()
+        .map(|s| s.path())
+        .filter(|p| p.len() == 2)
+        .chain(Section::ALL.iter().map(|s| s.path()).filter(|p| p.len() == 1))
+        .chain(std::iter::once(&["autoApprovers"][..]))
+        .collect();
+    let mut dropped: Vec<(usize, usize)> = Vec::new();
+    let cut_of = |m: &Member| m.comma.map_or(m.value.end, |c| c + 1);
+    for path in paths {
+        let Some((last, parents)) = path.split_last() else { continue };
+        let Ok(Some(parent)) = lookup(root, parents) else { continue };
+        let Some(member) = parent.get(last) else { continue };
+        let Some((at, _)) = hujson::comments(text, member.lead, member.start)
+            .into_iter()
+            .rev()
+            .find(|(_, c)| c.trim_end() == SECTION_MARKER)
+        else {
+            continue;
+        };
+        if Section::ALL.iter().any(|s| s.path() == path && inserted.contains(s)) {
+            continue;
+        }
+        let gone = |end: usize| edits.iter().any(|e| e.insert.is_empty() && e.cut == end) || dropped.iter().any(|d| d.1 == end);
+        let remaining = match &member.value.kind {
+            Kind::Object { members, .. } => members.iter().filter(|m| !gone(cut_of(m))).count(),
+            Kind::Array { items, .. } => items.iter().filter(|i| !gone(i.comma.map_or(i.value.end, |c| c + 1))).count(),
+            Kind::Scalar(_) => 1,
+        };
+        if remaining == 0 {
+            let start = text[member.lead..at].rfind('\n').map_or(member.lead, |n| member.lead + n);
+            dropped.push((start, cut_of(member)));
+        }
+    }
+    for (start, end) in dropped.iter().copied() {
+        edits.retain(|e| !(e.at >= start && e.cut <= end));
+    }
+    // An outer container dropped with its inner one: keep the outer cut only.
+    let outer: Vec<(usize, usize)> = dropped
+        .iter()
+        .copied()
+        .filter(|(s, e)| !dropped.iter().any(|(s2, e2)| (s2, e2) != (s, e) && s2 <= s && e <= e2))
+        .collect();
+    edits.extend(outer.into_iter().map(|(at, cut)| Edit { at, cut, insert: String::new() }));
+}
 
 #[cfg(test)]
 mod tests;

@@ -239,6 +239,33 @@ fn missing_sections_are_created_and_tabs_and_missing_commas_handled() {
         m.text
     );
     assert!(up_to_date(&m.text, "net", &frag("net", p).entries).unwrap());
+
+    // The sections it created go with the last entry; the rest stays.
+    let gone = merge(&m.text, &[], &["net".into()]).unwrap();
+    assert!(!gone.text.contains("hybrid-spoke"), "{}", gone.text);
+    assert_eq!(value(&gone.text), value(doc));
+}
+
+#[test]
+fn created_sections_are_removed_when_empty_but_not_if_someone_uses_them() {
+    let p = PolicyFragment {
+        hosts: [("web-lb".to_string(), "100.64.0.10".to_string())].into(),
+        auto_approvers: Some(AutoApprovers {
+            routes: [("10.0.0.0/8".to_string(), vec!["tag:ci".to_string()])].into(),
+            exit_node: vec![],
+        }),
+        ..Default::default()
+    };
+    let added = merge(HAND_WRITTEN, &[frag("ns/lb", p.clone())], &[]).unwrap();
+    assert!(added.text.contains(SECTION_MARKER), "{}", added.text);
+    let removed = merge(&added.text, &[], &["ns/lb".into()]).unwrap();
+    assert_eq!(removed.text, HAND_WRITTEN, "created sections removed again, byte for byte");
+
+    // A host added by hand to the created section keeps it.
+    let by_hand = added.text.replacen("\"hosts\": {", "\"hosts\": {\n    \"manual\": \"100.64.0.99\",", 1);
+    let kept = merge(&by_hand, &[], &["ns/lb".into()]).unwrap();
+    assert_eq!(value(&kept.text)["hosts"], json!({"manual": "100.64.0.99"}));
+    assert!(value(&kept.text).get("autoApprovers").is_none(), "{}", kept.text);
 }
 
 #[test]
