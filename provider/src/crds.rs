@@ -4,6 +4,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::CustomResourceExt;
 
 use crate::apis::cloudflare;
+use crate::apis::acl;
 use crate::apis::tailnet::{cluster, namespaced, pc_cluster, pc_namespaced};
 
 /// The CRDs, in a stable order.
@@ -23,6 +24,8 @@ pub fn all() -> Vec<CustomResourceDefinition> {
         cloudflare::cluster::Tunnel::crd(),
         cloudflare::pc_cluster::ProviderConfig::crd(),
         cloudflare::pc_cluster::ProviderConfigUsage::crd(),
+        acl::namespaced::AclFragment::crd(),
+        acl::cluster::AclFragment::crd(),
     ]
 }
 

@@ -8,6 +8,8 @@
 //! - [`cloudflare`]: the Cloudflare API client and the Tunnel kind.
 //! - [`providerconfig`]: ProviderConfig usage accounting and credentials.
 //! - [`manager`]: controllers, leader election, metrics and probes.
+pub mod acl;
+pub mod aclfragment;
 pub mod apis;
 pub mod cloudflare;
 pub mod crds;

@@ -68,6 +68,10 @@ struct Flags {
     /// are refreshed.
     #[arg(long, default_value = "5s", value_parser = duration)]
     poll_state_metric: Duration,
+    /// How long a tailnet's policy writer collects AclFragment changes
+    /// before one read-merge-write.
+    #[arg(long, default_value = "1s", value_parser = duration)]
+    acl_write_window: Duration,
 }
 
 fn main() -> std::process::ExitCode {
@@ -122,6 +126,7 @@ fn main() -> std::process::ExitCode {
                 check_interval: flags.sync,
                 ..Default::default()
             },
+            acl_write_window: flags.acl_write_window,
         };
         let (stop_tx, shutdown) = Shutdown::new();
         tokio::spawn(async move {

@@ -17,6 +17,8 @@ use kube::{Resource, ResourceExt};
 use tokio::sync::watch;
 
 use crate::apis::cloudflare as cf;
+use crate::aclfragment::AclConnector;
+use crate::apis::acl;
 use crate::apis::tailnet::{cluster, namespaced, pc_cluster, pc_namespaced};
 use crate::cloudflare::tunnel::{self as cftunnel, CloudflareConnector};
 use crate::managed::conditions::{self, TYPE_READY, TYPE_SYNCED};
@@ -46,6 +48,9 @@ pub struct Settings {
     pub poll_state_metric: Duration,
     /// Cloudflare: client behaviour and the shared list window.
     pub cloudflare: cftunnel::Options,
+    /// `--acl-write-window`: how long a tailnet's policy writer collects
+    /// AclFragment changes before writing.
+    pub acl_write_window: Duration,
 }
 
 impl Default for Settings {
@@ -62,6 +67,7 @@ impl Default for Settings {
             health_addr: None,
             poll_state_metric: Duration::from_secs(5),
             cloudflare: cftunnel::Options::default(),
+            acl_write_window: Duration::from_secs(1),
         }
     }
 }
@@ -75,6 +81,8 @@ pub struct Controllers {
     pub cluster_keys: Arc<Reconciler<cluster::TailnetKey, TailnetConnector>>,
     pub namespaced_tunnels: Arc<Reconciler<cf::namespaced::Tunnel, CloudflareConnector>>,
     pub cluster_tunnels: Arc<Reconciler<cf::cluster::Tunnel, CloudflareConnector>>,
+    pub namespaced_acls: Arc<Reconciler<acl::namespaced::AclFragment, AclConnector>>,
+    pub cluster_acls: Arc<Reconciler<acl::cluster::AclFragment, AclConnector>>,
 }
 
 /// A shutdown signal the controllers and servers wait on.
@@ -105,7 +113,7 @@ impl Controllers {
         ));
         let cluster_keys = Arc::new(Reconciler::new(
             client.clone(),
-            connector,
+            connector.clone(),
             settings.reconcile.clone(),
             metrics.clone(),
             limiter.clone(),
@@ -124,8 +132,17 @@ impl Controllers {
             cloudflare,
             settings.reconcile.clone(),
             metrics.clone(),
-            limiter,
+            limiter.clone(),
         ));
+        let acls = AclConnector::new(connector, settings.acl_write_window);
+        let namespaced_acls = Arc::new(Reconciler::new(
+            client.clone(),
+            acls.clone(),
+            settings.reconcile.clone(),
+            metrics.clone(),
+            limiter.clone(),
+        ));
+        let cluster_acls = Arc::new(Reconciler::new(client.clone(), acls, settings.reconcile.clone(), metrics.clone(), limiter));
         Self {
             client,
             settings,
@@ -134,6 +151,8 @@ impl Controllers {
             cluster_keys,
             namespaced_tunnels,
             cluster_tunnels,
+            namespaced_acls,
+            cluster_acls,
         }
     }
 
@@ -148,6 +167,8 @@ impl Controllers {
         futures::join!(
             run_managed(self.client.clone(), self.namespaced_keys.clone(), s, self.metrics.clone(), shutdown.clone()),
             run_managed(self.client.clone(), self.cluster_keys.clone(), s, self.metrics.clone(), shutdown.clone()),
+            run_managed(self.client.clone(), self.namespaced_acls.clone(), s, self.metrics.clone(), shutdown.clone()),
+            run_managed(self.client.clone(), self.cluster_acls.clone(), s, self.metrics.clone(), shutdown.clone()),
             run_provider_config::<pc_namespaced::ProviderConfig, pc_namespaced::ProviderConfigUsage>(
                 self.client.clone(),
                 "ProviderConfig",

@@ -81,6 +81,7 @@ async fn binary_crash_after_create_restart_recovers() {
             api_key_secret_ref: Some(SecretKeySelector { name: "tailscale".into(), namespace: Some("crossplane-system".into()), key: "token".into() }),
             oauth: None,
         },
+        acl_guardrails: None,
     };
     Api::<pc_namespaced::ClusterProviderConfig>::all(client.clone())
         .create(&PostParams::default(), &pc_namespaced::ClusterProviderConfig::new("default", pc_namespaced::ClusterProviderConfigSpec(spec)))

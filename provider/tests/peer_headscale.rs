@@ -109,6 +109,7 @@ async fn tailnet_key_on_headscale_v0_29() {
             api_key_secret_ref: Some(SecretKeySelector { name: "headscale".into(), namespace: Some(NS.into()), key: "token".into() }),
             oauth: None,
         },
+        acl_guardrails: None,
     };
     let cpc = pc_namespaced::ClusterProviderConfig::new("default", pc_namespaced::ClusterProviderConfigSpec(spec));
     Api::<pc_namespaced::ClusterProviderConfig>::all(client.clone()).create(&PostParams::default(), &cpc).await.unwrap();

@@ -65,6 +65,7 @@ fn pc_spec(url: &str, secret: &str, namespace: Option<&str>) -> ProviderConfigSp
             }),
             oauth: None,
         },
+        acl_guardrails: None,
     }
 }
 

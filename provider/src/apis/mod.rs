@@ -7,6 +7,7 @@
 //! (`providerConfigRef{name}`, `deletionPolicy`).
 
 pub mod cloudflare;
+pub mod acl;
 pub mod common;
 pub mod tailnet;
 

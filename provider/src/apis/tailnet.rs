@@ -289,6 +289,9 @@ pub struct ProviderConfigSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub headscale_user: Option<String>,
     pub credentials: ProviderCredentials,
+    /// Limits on what AclFragments using this config may write.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acl_guardrails: Option<crate::acl::guardrails::AclGuardrails>,
 }
 
 fn default_tailnet() -> String {

@@ -83,7 +83,7 @@ impl Client {
         }
     }
 
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> Result<String, ExternalError> {
+    pub(crate) async fn call(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> Result<String, ExternalError> {
         let mut request = self
             .http
             .request(method.clone(), format!("{}{path}", self.base))

@@ -253,6 +253,38 @@ impl Client {
         Ok((status, text))
     }
 
+    /// A request with extra headers and a raw body (`(content type, text)`);
+    /// answers every HTTP status (the policy endpoints need 412, `ETag`).
+    pub(crate) async fn raw(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<(&str, String)>,
+    ) -> Result<(reqwest::StatusCode, reqwest::header::HeaderMap, String), ExternalError> {
+        let token = self.token().await?;
+        let mut request = self.http.request(method.clone(), format!("{}{path}", self.base)).bearer_auth(token);
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        if let Some((content_type, text)) = body {
+            request = request.header(reqwest::header::CONTENT_TYPE, content_type).body(text);
+        }
+        let response = request.send().await.map_err(|e| transport_error(method.as_str(), path, &e))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.map_err(|e| transport_error(method.as_str(), path, &e))?;
+        if status == reqwest::StatusCode::UNAUTHORIZED {
+            self.forget_token();
+        }
+        Ok((status, headers, text))
+    }
+
+    /// The tailnet's path prefix (`/api/v2/tailnet/-`).
+    pub(crate) fn tailnet_path(&self) -> String {
+        format!("/api/v2/tailnet/{}", segment(&self.tailnet))
+    }
+
     fn parse_key(path: &str, text: &str) -> Result<KeyJson, ExternalError> {
         serde_json::from_str(text).map_err(|e| ExternalError::new(format!("{path}: unexpected response: {e}")))
     }

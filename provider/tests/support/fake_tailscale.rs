@@ -19,6 +19,7 @@ use axum::http::{HeaderMap, Request, Response, StatusCode};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 
+use super::fake_policy::FakePolicy;
 use super::openapi::OpenApi;
 
 pub fn spec_path() -> std::path::PathBuf {
@@ -89,6 +90,8 @@ pub struct State {
     pub requests: Vec<String>,
     pub violations: Vec<String>,
     next: u64,
+    /// The tailnet policy file (`/acl`).
+    pub acl: FakePolicy,
 }
 
 pub struct FakeTailscale {
@@ -187,6 +190,9 @@ fn key_json(k: &FakeKey, with_secret: bool) -> Value {
 }
 
 async fn handle(req: Request<Body>, state: Arc<Mutex<State>>, spec: Arc<OpenApi>) -> Response<Body> {
+    if super::fake_policy::is_policy_path(req.uri().path()) {
+        return super::fake_policy::handle(req, state, spec).await;
+    }
     let method = req.method().as_str().to_string();
     let path = req.uri().path().to_string();
     let headers = req.headers().clone();

@@ -1,4 +1,5 @@
 #![allow(dead_code)]
 pub mod fake_cloudflare;
+pub mod fake_policy;
 pub mod fake_tailscale;
 pub mod openapi;

@@ -227,3 +227,17 @@ impl OpenApi {
         }
     }
 }
+
+impl OpenApi {
+    /// The request body schema for one content type (`application/hujson`…).
+    pub fn request_schema_for<'a>(&'a self, op: &'a Value, content_type: &str) -> Option<&'a Value> {
+        let body = self.resolve(op.get("requestBody")?);
+        body.get("content")?.get(content_type)?.get("schema")
+    }
+
+    /// The response body schema for one status and content type.
+    pub fn response_schema_for<'a>(&'a self, op: &'a Value, status: u16, content_type: &str) -> Option<&'a Value> {
+        let response = self.resolve(op.get("responses")?.get(status.to_string())?);
+        response.get("content")?.get(content_type)?.get("schema")
+    }
+}
