@@ -103,7 +103,13 @@ enum Next {
 /// State of one reconcile: the object and the status being built.
 struct Work<K> {
     mr: K,
+    /// The conditions as this reconcile sees them (transitions, events).
     conditions: Vec<Condition>,
+    /// The conditions this reconcile set, in order: the status write applies
+    /// them to the newest copy of the object, never the whole list read at
+    /// the start (it may be stale, and would erase newer conditions).
+    set_conditions: Vec<Condition>,
+    /// `status.atProvider` as observed (or created) by this reconcile.
     at_provider: Option<Value>,
     write_status: bool,
     now: String,
@@ -113,7 +119,21 @@ impl<K: Managed> Work<K> {
     /// Sets a condition; returns whether it changed.
     fn set(&mut self, c: Condition) -> bool {
         let generation = self.mr.meta().generation;
+        self.set_conditions.push(c.clone());
         cond::set(&mut self.conditions, c, generation, &self.now).is_some()
+    }
+
+    /// The status to write on top of `work.mr` (the newest copy this
+    /// reconcile has), or None when it would change nothing.
+    fn status_update(&self) -> Option<(Vec<Condition>, Option<Value>)> {
+        let current = self.mr.conditions();
+        let mut conditions = current.clone();
+        for c in &self.set_conditions {
+            cond::set(&mut conditions, c.clone(), self.mr.meta().generation, &self.now);
+        }
+        let current_ap = self.mr.at_provider();
+        let at_provider = self.at_provider.clone().or_else(|| current_ap.clone());
+        (conditions != current || at_provider != current_ap).then_some((conditions, at_provider))
     }
 }
 
@@ -207,14 +227,14 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
         self.first_reconcile(&mr, &uid);
         let mut work = Work {
             conditions: mr.conditions(),
-            at_provider: mr.at_provider(),
+            set_conditions: Vec::new(),
+            at_provider: None,
             write_status: true,
             now: Timestamp::now().to_string(),
             mr,
         };
-        let before = (work.conditions.clone(), work.at_provider.clone());
         let result = self.run(&mut work).await;
-        let (next, result_label) = match result {
+        let (mut next, mut result_label) = match result {
             Ok(next) => {
                 self.failures.forget(&uid);
                 (next, "success")
@@ -233,9 +253,21 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
                 (Next::After(wait), "error")
             }
         };
-        if work.write_status && (work.conditions.clone(), work.at_provider.clone()) != before {
-            if let Err(e) = self.write_status(&work).await {
-                tracing::debug!(resource = %name, "cannot write status: {e}");
+        if work.write_status
+            && let Some((conditions, at_provider)) = work.status_update()
+        {
+            match self.write_status(&work.mr, &conditions, at_provider.as_ref()).await {
+                Ok(()) => {}
+                // `work.mr` is a stale cache copy (this reconcile wrote
+                // nothing that returned a newer one): look again soon, from a
+                // fresher copy. A failed reconcile keeps its backoff.
+                Err(kube::Error::Api(s)) if s.code == 409 => {
+                    tracing::debug!(resource = %name, "status conflict, requeueing");
+                    if result_label != "error" {
+                        (next, result_label) = (Next::After(Duration::from_secs(1)), "requeue");
+                    }
+                }
+                Err(e) => tracing::warn!(resource = %name, "cannot write status: {e}"),
             }
         }
         if work.write_status && cond::is_true(&work.conditions, TYPE_READY) {
@@ -287,18 +319,21 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
         }
     }
 
-    async fn write_status(&self, work: &Work<K>) -> Result<(), kube::Error> {
+    /// Merge-patches the status, conditioned on the resourceVersion of
+    /// `mr` (crossplane-runtime's `Status().Update`): the patch replaces the
+    /// whole conditions list, so it must not land on a newer object.
+    async fn write_status(&self, mr: &K, conditions: &[Condition], at_provider: Option<&Value>) -> Result<(), kube::Error> {
         let mut status = serde_json::Map::new();
-        status.insert("conditions".into(), serde_json::to_value(&work.conditions).unwrap_or(Value::Null));
-        if let Some(g) = work.mr.meta().generation {
+        status.insert("conditions".into(), serde_json::to_value(conditions).unwrap_or(Value::Null));
+        if let Some(g) = mr.meta().generation {
             status.insert("observedGeneration".into(), json!(g));
         }
-        if let Some(ap) = &work.at_provider {
+        if let Some(ap) = at_provider {
             status.insert("atProvider".into(), ap.clone());
         }
-        let patch = json!({ "status": status });
-        self.api(&work.mr)
-            .patch_status(&work.mr.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+        let patch = json!({ "metadata": { "resourceVersion": mr.meta().resource_version }, "status": status });
+        self.api(mr)
+            .patch_status(&mr.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
             .await?;
         Ok(())
     }
@@ -767,4 +802,48 @@ pub fn desired_state<K: Managed>(mr: &K) -> Option<u64> {
     mr.meta().deletion_timestamp.is_some().hash(&mut h);
     mr.finalizers().hash(&mut h);
     Some(h.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apis::tailnet::{TailnetKeyStatus, namespaced};
+
+    fn key(conditions: Vec<Condition>) -> namespaced::TailnetKey {
+        let spec = namespaced::TailnetKeySpec {
+            for_provider: Default::default(),
+            rotation: None,
+            write_connection_secret_to_ref: None,
+            provider_config_ref: Default::default(),
+            management_policies: Vec::new(),
+        };
+        let mut k = namespaced::TailnetKey::new("k", spec);
+        k.status = Some(TailnetKeyStatus { conditions, ..Default::default() });
+        k
+    }
+
+    fn work(mr: namespaced::TailnetKey) -> Work<namespaced::TailnetKey> {
+        Work { conditions: mr.conditions(), set_conditions: Vec::new(), at_provider: None, write_status: true, now: "t2".into(), mr }
+    }
+
+    #[test]
+    fn status_applies_what_this_reconcile_set_to_the_newest_copy() {
+        let mut ready = Vec::new();
+        cond::set(&mut ready, cond::available(), None, "t0");
+        cond::set(&mut ready, cond::reconcile_success(), None, "t0");
+        // started from a stale copy: Ready, nothing about the replacement
+        let mut w = work(key(ready.clone()));
+        w.set(cond::reconcile_success());
+        assert_eq!(w.status_update(), None, "nothing changed, nothing to write");
+        // a metadata write returned the newest copy, which a newer reconcile
+        // had given a Replaced condition
+        let mut newest = ready.clone();
+        cond::set(&mut newest, cond::creating(None), None, "t1");
+        cond::set(&mut newest, cond::replaced("Expired", "key 1 expired".into()), None, "t1");
+        w.mr = key(newest);
+        w.set(cond::available());
+        let (conditions, _) = w.status_update().expect("Ready changed");
+        assert_eq!(cond::get(&conditions, cond::TYPE_REPLACED).map(|c| c.reason.as_str()), Some("Expired"));
+        assert_eq!(cond::get(&conditions, TYPE_READY).map(|c| (c.reason.as_str(), c.last_transition_time.as_str())), Some(("Available", "t2")));
+    }
 }
