@@ -238,7 +238,11 @@ async fn run(r: &Run) -> bool {
     let log = server.dir().join("provider.log");
     let file = std::fs::File::create(&log).expect("provider log");
     let poll = format!("{}s", r.poll.as_secs());
-    let child = Command::new(env!("CARGO_BIN_EXE_provider-hybrid-spoke"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_provider-hybrid-spoke"));
+    if std::env::var_os("PROVIDER_DEBUG").is_some() {
+        command.arg("--debug");
+    }
+    let child = command
         .args(["--poll", &poll, "--max-reconcile-rate", &r.rate.to_string()])
         .args(["--metrics-bind-address", &format!("127.0.0.1:{metrics_port}"), "--health-probe-bind-addr", ""])
         .env("KUBECONFIG", server.kubeconfig_path())

@@ -7,6 +7,7 @@
 //! - [`tailnetkey`]: the TailnetKey kind on top of both.
 //! - [`providerconfig`]: ProviderConfig usage accounting and credentials.
 //! - [`manager`]: controllers, leader election, metrics and probes.
+//! - [`watched`]: watched ProviderConfigs and credential Secrets.
 pub mod apis;
 pub mod crds;
 pub mod managed;
@@ -16,3 +17,4 @@ pub mod tailnetkey;
 pub mod tailscale;
 pub mod leader;
 pub mod manager;
+pub mod watched;

@@ -154,8 +154,11 @@ where
 {
     let api = Api::<K>::all(client);
     let (reader, writer) = reflector::store();
+    // managedFields are dropped from the cache (they are most of an object's
+    // size; a replace without them keeps the server's)
     let stream = watcher(api, watcher::Config::default())
         .default_backoff()
+        .modify(|o| o.meta_mut().managed_fields = None)
         .reflect(writer)
         .applied_objects()
         .predicate_filter(reconciler::desired_state::<K>, PredicateConfig::default());

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
@@ -17,6 +16,7 @@ use crate::apis::Condition;
 use crate::managed::ExternalError;
 use crate::managed::conditions;
 use crate::managed::usage::{LABEL_PROVIDER_CONFIG, LABEL_PROVIDER_CONFIG_KIND};
+use crate::watched::Watched;
 
 pub const IN_USE_FINALIZER: &str = "in-use.crossplane.io";
 
@@ -31,49 +31,61 @@ pub struct Resolved {
     pub what: String,
 }
 
-fn kube_err(what: &str, e: kube::Error) -> ExternalError {
-    match &e {
-        kube::Error::Api(s) if s.code == 404 => ExternalError::new(format!("cannot get {what}: not found")),
-        _ => ExternalError::new(format!("cannot get {what}: {e}")),
-    }
+fn not_found(what: &str) -> ExternalError {
+    ExternalError::new(format!("cannot get {what}: not found"))
+}
+
+fn watch_err(what: &str, e: String) -> ExternalError {
+    ExternalError::new(format!("cannot get {what}: {e}"))
 }
 
 /// Finds the ProviderConfig `kind`/`name` for a managed resource in
-/// `mr_namespace` (`None`: a legacy cluster-scoped MR).
-pub async fn resolve(client: &kube::Client, mr_namespace: Option<&str>, kind: &str, name: &str) -> Result<Resolved, ExternalError> {
+/// `mr_namespace` (`None`: a legacy cluster-scoped MR), from the watch.
+pub async fn resolve(
+    client: &kube::Client,
+    watched: &Watched,
+    mr_namespace: Option<&str>,
+    kind: &str,
+    name: &str,
+) -> Result<Resolved, ExternalError> {
     let what = format!("{kind} {name}");
     match (mr_namespace, kind) {
         (Some(ns), "ProviderConfig") => {
-            let pc = Api::<pc_namespaced::ProviderConfig>::namespaced(client.clone(), ns)
-                .get(name)
+            let what_ns = format!("ProviderConfig {ns}/{name}");
+            let pc = watched
+                .get::<pc_namespaced::ProviderConfig>(client, Some(ns), name)
                 .await
-                .map_err(|e| kube_err(&format!("ProviderConfig {ns}/{name}"), e))?;
+                .map_err(|e| watch_err(&what_ns, e))?
+                .ok_or_else(|| not_found(&what_ns))?;
             Ok(Resolved {
-                spec: pc.spec.0,
+                spec: pc.spec.0.clone(),
                 secret_namespace: Some(ns.to_string()),
                 what,
             })
         }
         (Some(_), "ClusterProviderConfig") => {
-            let pc = Api::<pc_namespaced::ClusterProviderConfig>::all(client.clone())
-                .get(name)
+            let pc = watched
+                .get::<pc_namespaced::ClusterProviderConfig>(client, None, name)
                 .await
-                .map_err(|e| kube_err(&what, e))?;
+                .map_err(|e| watch_err(&what, e))?
+                .ok_or_else(|| not_found(&what))?;
             Ok(Resolved {
-                spec: pc.spec.0,
+                spec: pc.spec.0.clone(),
                 secret_namespace: None,
                 what,
             })
         }
         (None, _) => {
-            let pc = Api::<pc_cluster::ProviderConfig>::all(client.clone())
-                .get(name)
+            let what = format!("ProviderConfig {name}");
+            let pc = watched
+                .get::<pc_cluster::ProviderConfig>(client, None, name)
                 .await
-                .map_err(|e| kube_err(&format!("ProviderConfig {name}"), e))?;
+                .map_err(|e| watch_err(&what, e))?
+                .ok_or_else(|| not_found(&what))?;
             Ok(Resolved {
-                spec: pc.spec.0,
+                spec: pc.spec.0.clone(),
                 secret_namespace: None,
-                what: format!("ProviderConfig {name}"),
+                what,
             })
         }
         (Some(_), other) => Err(ExternalError::new(format!(
@@ -82,9 +94,14 @@ pub async fn resolve(client: &kube::Client, mr_namespace: Option<&str>, kind: &s
     }
 }
 
-/// Reads one credential from a Secret. Messages name the Secret and key,
-/// never the value.
-pub async fn read_secret(client: &kube::Client, resolved: &Resolved, sel: &SecretKeySelector) -> Result<String, ExternalError> {
+/// Reads one credential from a Secret (watched). Messages name the Secret
+/// and key, never the value.
+pub async fn read_secret(
+    client: &kube::Client,
+    watched: &Watched,
+    resolved: &Resolved,
+    sel: &SecretKeySelector,
+) -> Result<String, ExternalError> {
     let ns = match (&resolved.secret_namespace, &sel.namespace) {
         (Some(own), Some(asked)) if own != asked => {
             return Err(ExternalError::new(format!(
@@ -101,10 +118,12 @@ pub async fn read_secret(client: &kube::Client, resolved: &Resolved, sel: &Secre
             )));
         }
     };
-    let secret = Api::<Secret>::namespaced(client.clone(), &ns)
-        .get(&sel.name)
+    let what = format!("credentials Secret {ns}/{}", sel.name);
+    let secret = watched
+        .secret(client, &ns, &sel.name)
         .await
-        .map_err(|e| kube_err(&format!("credentials Secret {ns}/{}", sel.name), e))?;
+        .map_err(|e| watch_err(&what, e))?
+        .ok_or_else(|| not_found(&what))?;
     let value = secret
         .data
         .as_ref()

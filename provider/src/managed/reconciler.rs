@@ -1,10 +1,10 @@
 //! The managed reconciler: crossplane-runtime's algorithm over kube-rs.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasher, Hasher};
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
@@ -26,6 +26,11 @@ use crate::metrics::Metrics;
 /// crash between recording a created key and publishing its secret leaves
 /// it set, and the next reconcile replaces the key (its secret is lost).
 pub const ANN_CONNECTION_PENDING: &str = "tailnet.hybridspoke.io/connection-details-pending";
+
+/// How often a ProviderConfigUsage this process applied is applied again
+/// (in case someone deleted it); a change of providerConfigRef applies it at
+/// once.
+pub const USAGE_REFRESH: Duration = Duration::from_secs(3600);
 
 /// How a reconciler behaves.
 #[derive(Clone, Debug)]
@@ -150,6 +155,10 @@ pub struct Reconciler<K: Managed, C: Connector<K>> {
     fail_point: Mutex<Option<FailPoint>>,
     reconciled_once: Mutex<HashSet<String>>,
     ready_once: Mutex<HashSet<String>>,
+    /// UID -> the ProviderConfig its usage names and when it was applied:
+    /// the usage is applied again only when that changes or after
+    /// [`USAGE_REFRESH`], not on every poll.
+    usages: Mutex<HashMap<String, ((String, String), Instant)>>,
     _kind: PhantomData<fn() -> K>,
 }
 
@@ -180,6 +189,7 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
             fail_point: Mutex::new(None),
             reconciled_once: Mutex::new(HashSet::new()),
             ready_once: Mutex::new(HashSet::new()),
+            usages: Mutex::new(HashMap::new()),
             _kind: PhantomData,
         }
     }
@@ -218,11 +228,11 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
 
     /// One reconcile. Never fails: errors become conditions and a backoff.
     pub async fn reconcile(&self, obj: Arc<K>) -> Action {
-        if let Err(wait) = self.limiter.try_acquire() {
-            return Action::requeue(wait);
-        }
         let mr = (*obj).clone();
         let uid = mr.meta().uid.clone().unwrap_or_default();
+        if let Err(wait) = self.limiter.admit(&uid) {
+            return Action::requeue(wait);
+        }
         let name = format!("{}/{}", mr.meta().namespace.clone().unwrap_or_default(), mr.name_any());
         self.first_reconcile(&mr, &uid);
         let mut work = Work {
@@ -295,6 +305,32 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
             .map(|d| d.max(self.opts.min_poll))
             .unwrap_or(self.opts.poll);
         decide::jittered(poll, self.opts.poll_jitter, random_fraction())
+    }
+
+    /// Applies the ProviderConfigUsage unless this process already did for
+    /// the same ProviderConfig within [`USAGE_REFRESH`].
+    async fn track_usage(&self, mr: &K) -> Result<(), kube::Error> {
+        let uid = mr.meta().uid.clone().unwrap_or_default();
+        let pc = mr.provider_config_ref();
+        let fresh = |m: &HashMap<String, ((String, String), Instant)>| {
+            m.get(&uid).is_some_and(|(p, at)| *p == pc && at.elapsed() < USAGE_REFRESH)
+        };
+        if fresh(&self.usages.lock().unwrap_or_else(|e| e.into_inner())) {
+            return Ok(());
+        }
+        usage::track(&self.client, mr).await?;
+        self.usages.lock().unwrap_or_else(|e| e.into_inner()).insert(uid, (pc, Instant::now()));
+        Ok(())
+    }
+
+    /// Drops everything kept in memory about a resource that is gone.
+    fn forget(&self, mr: &K) {
+        let uid = mr.meta().uid.clone().unwrap_or_default();
+        self.reconciled_once.lock().unwrap_or_else(|e| e.into_inner()).remove(&uid);
+        self.ready_once.lock().unwrap_or_else(|e| e.into_inner()).remove(&uid);
+        self.usages.lock().unwrap_or_else(|e| e.into_inner()).remove(&uid);
+        self.failures.forget(&uid);
+        self.limiter.forget(&uid);
     }
 
     fn first_reconcile(&self, mr: &K, uid: &str) {
@@ -487,6 +523,7 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
                     .map_err(|e| Stop::kube("cannot remove the ProviderConfigUsage", e))?;
                 self.remove_finalizer(work).await?;
                 self.record_deletion(&work.mr);
+                self.forget(&work.mr);
                 work.write_status = false;
                 return Ok(Next::Wait);
             }
@@ -509,7 +546,7 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
             Pre::Proceed => {}
         }
 
-        if let Err(e) = usage::track(&self.client, &work.mr).await {
+        if let Err(e) = self.track_usage(&work.mr).await {
             let stop = Stop::kube("cannot track ProviderConfig usage", e);
             return self.error(work, "CannotConnectToProvider", stop).await;
         }
@@ -594,6 +631,7 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
                     .map_err(|e| Stop::kube("cannot remove the ProviderConfigUsage", e))?;
                 self.remove_finalizer(work).await?;
                 self.record_deletion(&work.mr);
+                self.forget(&work.mr);
                 work.write_status = false;
                 Ok(Next::Wait)
             }
@@ -661,7 +699,7 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
     /// Tries the kind's recovery of an unrecorded create; `None`: stall.
     async fn recover(&self, work: &mut Work<K>, view: &View) -> Option<Result<Next, Stop>> {
         let pending = view.create_pending?;
-        usage::track(&self.client, &work.mr).await.ok()?;
+        self.track_usage(&work.mr).await.ok()?;
         let external = self.connector.connect(&self.client, &work.mr).await.ok()?;
         let recovery = match self.timed("recover", external.recover_incomplete_create(&work.mr, pending)).await {
             Ok(Some(r)) => r,
