@@ -238,7 +238,18 @@ async fn run(r: &Run) -> bool {
     let log = server.dir().join("provider.log");
     let file = std::fs::File::create(&log).expect("provider log");
     let poll = format!("{}s", r.poll.as_secs());
-    let mut command = Command::new(env!("CARGO_BIN_EXE_provider-hybrid-spoke"));
+    // PROVIDER_WRAPPER="heaptrack -o /tmp/provider": profile the provider
+    let binary = env!("CARGO_BIN_EXE_provider-hybrid-spoke");
+    let wrapper: Vec<String> =
+        std::env::var("PROVIDER_WRAPPER").unwrap_or_default().split_whitespace().map(String::from).collect();
+    let mut command = match wrapper.split_first() {
+        Some((program, args)) => {
+            let mut c = Command::new(program);
+            c.args(args).arg(binary);
+            c
+        }
+        None => Command::new(binary),
+    };
     if std::env::var_os("PROVIDER_DEBUG").is_some() {
         command.arg("--debug");
     }

@@ -153,22 +153,43 @@ fn selector(kind: &str, name: &str) -> ListParams {
     ListParams::default().labels(&format!("{LABEL_PROVIDER_CONFIG}={name},{LABEL_PROVIDER_CONFIG_KIND}={kind}"))
 }
 
+/// (namespace, name, has a controller) of every usage `lp` selects, read as
+/// metadata 500 at a time: a full LIST of thousands of usages (each with its
+/// managedFields) on every usage change was the provider's largest memory
+/// peak in the scale bench.
+async fn usages<U>(api: &Api<U>, lp: ListParams) -> Result<Vec<(Option<String>, String, bool)>, kube::Error>
+where
+    U: Resource<DynamicType = ()> + Clone + std::fmt::Debug + serde::de::DeserializeOwned,
+{
+    let mut out = Vec::new();
+    let mut lp = lp.limit(500);
+    loop {
+        let page = api.list_metadata(&lp).await?;
+        for u in &page.items {
+            let controlled = u
+                .metadata
+                .owner_references
+                .as_ref()
+                .is_some_and(|refs| refs.iter().any(|r| r.controller == Some(true)));
+            out.push((u.metadata.namespace.clone(), u.name_any(), controlled));
+        }
+        match page.metadata.continue_.filter(|c| !c.is_empty()) {
+            Some(token) => lp = lp.continue_token(&token),
+            None => return Ok(out),
+        }
+    }
+}
+
 async fn count<U>(api: Api<U>, lp: ListParams) -> Result<i64, kube::Error>
 where
     U: Resource<DynamicType = ()> + Clone + std::fmt::Debug + serde::de::DeserializeOwned,
 {
     let mut users = 0;
-    for u in api.list(&lp).await?.items {
-        let controlled = u
-            .meta()
-            .owner_references
-            .as_ref()
-            .is_some_and(|refs| refs.iter().any(|r| r.controller == Some(true)));
+    for (_, name, controlled) in usages(&api, lp).await? {
         if controlled {
             users += 1;
         } else {
-            let ns_api = api.clone();
-            let _ = ns_api.delete(&u.name_any(), &DeleteParams::default()).await;
+            let _ = api.delete(&name, &DeleteParams::default()).await;
         }
     }
     Ok(users)
@@ -199,17 +220,12 @@ impl ProviderConfigKind for pc_namespaced::ClusterProviderConfig {
         let api = Api::<pc_namespaced::ProviderConfigUsage>::all(client.clone());
         // usages of all namespaces; deletions go through a namespaced API
         let mut users = 0;
-        for u in api.list(&selector("ClusterProviderConfig", &pc.name_any())).await?.items {
-            let controlled = u
-                .metadata
-                .owner_references
-                .as_ref()
-                .is_some_and(|refs| refs.iter().any(|r| r.controller == Some(true)));
+        for (ns, name, controlled) in usages(&api, selector("ClusterProviderConfig", &pc.name_any())).await? {
             if controlled {
                 users += 1;
-            } else if let Some(ns) = u.namespace() {
+            } else if let Some(ns) = ns {
                 let _ = Api::<pc_namespaced::ProviderConfigUsage>::namespaced(client.clone(), &ns)
-                    .delete(&u.name_any(), &DeleteParams::default())
+                    .delete(&name, &DeleteParams::default())
                     .await;
             }
         }

@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::events::{Event, EventType};
 use kube::ResourceExt;
 use serde_json::{Value, json};
 
@@ -147,7 +147,7 @@ pub struct Reconciler<K: Managed, C: Connector<K>> {
     client: kube::Client,
     connector: C,
     opts: Options,
-    recorder: Recorder,
+    recorder: super::events::Publisher,
     metrics: Arc<Metrics>,
     limiter: Arc<GlobalLimiter>,
     failures: Failures,
@@ -176,7 +176,7 @@ pub fn controller_name<K: Managed>() -> String {
 
 impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
     pub fn new(client: kube::Client, connector: C, opts: Options, metrics: Arc<Metrics>, limiter: Arc<GlobalLimiter>) -> Self {
-        let recorder = Recorder::new(client.clone(), controller_name::<K>().into());
+        let recorder = super::events::Publisher::new(client.clone(), controller_name::<K>());
         Self {
             gvk: format!("{}/{}, Kind={}", K::group(&()), K::version(&()), K::kind(&())),
             client,
