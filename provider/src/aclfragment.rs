@@ -149,7 +149,7 @@ impl<K: AclFragmentResource> Connector<K> for AclConnector {
 
     async fn connect(&self, kube: &kube::Client, mr: &K) -> Result<AclFragmentClient, ExternalError> {
         let (kind, name) = mr.provider_config_ref();
-        let resolved = providerconfig::resolve(kube, mr.meta().namespace.as_deref(), &kind, &name).await?;
+        let resolved = providerconfig::resolve(kube, self.tailnets.watched(), mr.meta().namespace.as_deref(), &kind, &name).await?;
         check_guardrails(mr.policy(), resolved.spec.acl_guardrails.as_ref(), &resolved.what)?;
         let base = resolved.spec.base_url.clone().unwrap_or_else(|| "https://api.tailscale.com".into());
         Ok(AclFragmentClient {

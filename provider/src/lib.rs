@@ -8,6 +8,8 @@
 //! - [`cloudflare`]: the Cloudflare API client and the Tunnel kind.
 //! - [`providerconfig`]: ProviderConfig usage accounting and credentials.
 //! - [`manager`]: controllers, leader election, metrics and probes.
+//! - [`watched`]: watched ProviderConfigs and credential Secrets.
+//! - [`acl`], [`aclfragment`]: tailnet policy fragments and their kind.
 pub mod acl;
 pub mod aclfragment;
 pub mod apis;
@@ -20,3 +22,4 @@ pub mod tailnetkey;
 pub mod tailscale;
 pub mod leader;
 pub mod manager;
+pub mod watched;

@@ -43,8 +43,9 @@ struct Flags {
     #[arg(short, long, default_value = "1h", value_parser = duration)]
     sync: Duration,
     /// Reconciles per second overall (burst 10×), and concurrent reconciles
-    /// per controller.
-    #[arg(long, default_value_t = 10)]
+    /// per controller. 100 as provider-kubernetes and provider-helm; 1,000
+    /// new TailnetKeys take ~190 s at 10 (docs/performance.md).
+    #[arg(long, default_value_t = 100)]
     max_reconcile_rate: u32,
     /// Use leader election (a Lease) so only one replica reconciles.
     #[arg(short, long, env = "LEADER_ELECTION")]

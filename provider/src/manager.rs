@@ -58,7 +58,7 @@ impl Default for Settings {
         Self {
             reconcile: Options::default(),
             sync: Duration::from_secs(3600),
-            max_reconcile_rate: 10,
+            max_reconcile_rate: 100,
             leader_election: false,
             lease_duration: Duration::from_secs(60),
             leader_namespace: "crossplane-system".into(),
@@ -232,8 +232,11 @@ where
 {
     let api = Api::<K>::all(client);
     let (reader, writer) = reflector::store();
+    // managedFields are dropped from the cache (they are most of an object's
+    // size; a replace without them keeps the server's)
     let stream = watcher(api, watcher::Config::default())
         .default_backoff()
+        .modify(|o| o.meta_mut().managed_fields = None)
         .reflect(writer)
         .applied_objects()
         .predicate_filter(reconciler::desired_state::<K>, PredicateConfig::default());

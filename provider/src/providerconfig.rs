@@ -5,7 +5,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
@@ -17,6 +16,7 @@ use crate::apis::Condition;
 use crate::managed::ExternalError;
 use crate::managed::conditions;
 use crate::managed::usage::{LABEL_PROVIDER_CONFIG, LABEL_PROVIDER_CONFIG_KIND};
+use crate::watched::Watched;
 
 pub const IN_USE_FINALIZER: &str = "in-use.crossplane.io";
 
@@ -31,11 +31,12 @@ pub struct Resolved<S = ProviderConfigSpec> {
     pub what: String,
 }
 
-fn kube_err(what: &str, e: kube::Error) -> ExternalError {
-    match &e {
-        kube::Error::Api(s) if s.code == 404 => ExternalError::new(format!("cannot get {what}: not found")),
-        _ => ExternalError::new(format!("cannot get {what}: {e}")),
-    }
+fn not_found(what: &str) -> ExternalError {
+    ExternalError::new(format!("cannot get {what}: not found"))
+}
+
+fn watch_err(what: &str, e: String) -> ExternalError {
+    ExternalError::new(format!("cannot get {what}: {e}"))
 }
 
 /// The ProviderConfig kinds of one API group: namespaced ProviderConfig,
@@ -45,9 +46,12 @@ pub trait ConfigFamily {
     type Namespaced: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
         + Clone
         + std::fmt::Debug
-        + serde::de::DeserializeOwned;
-    type Cluster: Resource<DynamicType = ()> + Clone + std::fmt::Debug + serde::de::DeserializeOwned;
-    type Legacy: Resource<DynamicType = ()> + Clone + std::fmt::Debug + serde::de::DeserializeOwned;
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static;
+    type Cluster: Resource<DynamicType = ()> + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + Sync + 'static;
+    type Legacy: Resource<DynamicType = ()> + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + Sync + 'static;
     fn namespaced_spec(pc: Self::Namespaced) -> Self::Spec;
     fn cluster_spec(pc: Self::Cluster) -> Self::Spec;
     fn legacy_spec(pc: Self::Legacy) -> Self::Spec;
@@ -73,15 +77,23 @@ impl ConfigFamily for Tailnet {
 }
 
 /// Finds the tailnet ProviderConfig `kind`/`name` for a managed resource in
-/// `mr_namespace` (`None`: a legacy cluster-scoped MR).
-pub async fn resolve(client: &kube::Client, mr_namespace: Option<&str>, kind: &str, name: &str) -> Result<Resolved, ExternalError> {
-    resolve_in::<Tailnet>(client, mr_namespace, kind, name).await
+/// `mr_namespace` (`None`: a legacy cluster-scoped MR), from the watch.
+pub async fn resolve(
+    client: &kube::Client,
+    watched: &Watched,
+    mr_namespace: Option<&str>,
+    kind: &str,
+    name: &str,
+) -> Result<Resolved, ExternalError> {
+    resolve_in::<Tailnet>(client, watched, mr_namespace, kind, name).await
 }
 
 /// Finds the ProviderConfig `kind`/`name` of group `F` for a managed
-/// resource in `mr_namespace` (`None`: a legacy cluster-scoped MR).
+/// resource in `mr_namespace` (`None`: a legacy cluster-scoped MR), from
+/// the watch: no API-server request per reconcile.
 pub async fn resolve_in<F: ConfigFamily>(
     client: &kube::Client,
+    watched: &Watched,
     mr_namespace: Option<&str>,
     kind: &str,
     name: &str,
@@ -89,36 +101,41 @@ pub async fn resolve_in<F: ConfigFamily>(
     let what = format!("{kind} {name}");
     match (mr_namespace, kind) {
         (Some(ns), "ProviderConfig") => {
-            let pc = Api::<F::Namespaced>::namespaced(client.clone(), ns)
-                .get(name)
+            let what_ns = format!("ProviderConfig {ns}/{name}");
+            let pc = watched
+                .get::<F::Namespaced>(client, Some(ns), name)
                 .await
-                .map_err(|e| kube_err(&format!("ProviderConfig {ns}/{name}"), e))?;
+                .map_err(|e| watch_err(&what_ns, e))?
+                .ok_or_else(|| not_found(&what_ns))?;
             Ok(Resolved {
-                spec: F::namespaced_spec(pc),
+                spec: F::namespaced_spec((*pc).clone()),
                 secret_namespace: Some(ns.to_string()),
                 what,
             })
         }
         (Some(_), "ClusterProviderConfig") => {
-            let pc = Api::<F::Cluster>::all(client.clone())
-                .get(name)
+            let pc = watched
+                .get::<F::Cluster>(client, None, name)
                 .await
-                .map_err(|e| kube_err(&what, e))?;
+                .map_err(|e| watch_err(&what, e))?
+                .ok_or_else(|| not_found(&what))?;
             Ok(Resolved {
-                spec: F::cluster_spec(pc),
+                spec: F::cluster_spec((*pc).clone()),
                 secret_namespace: None,
                 what,
             })
         }
         (None, _) => {
-            let pc = Api::<F::Legacy>::all(client.clone())
-                .get(name)
+            let what = format!("ProviderConfig {name}");
+            let pc = watched
+                .get::<F::Legacy>(client, None, name)
                 .await
-                .map_err(|e| kube_err(&format!("ProviderConfig {name}"), e))?;
+                .map_err(|e| watch_err(&what, e))?
+                .ok_or_else(|| not_found(&what))?;
             Ok(Resolved {
-                spec: F::legacy_spec(pc),
+                spec: F::legacy_spec((*pc).clone()),
                 secret_namespace: None,
-                what: format!("ProviderConfig {name}"),
+                what,
             })
         }
         (Some(_), other) => Err(ExternalError::new(format!(
@@ -127,9 +144,14 @@ pub async fn resolve_in<F: ConfigFamily>(
     }
 }
 
-/// Reads one credential from a Secret. Messages name the Secret and key,
-/// never the value.
-pub async fn read_secret<S>(client: &kube::Client, resolved: &Resolved<S>, sel: &SecretKeySelector) -> Result<String, ExternalError> {
+/// Reads one credential from a Secret (watched). Messages name the Secret
+/// and key, never the value.
+pub async fn read_secret<S>(
+    client: &kube::Client,
+    watched: &Watched,
+    resolved: &Resolved<S>,
+    sel: &SecretKeySelector,
+) -> Result<String, ExternalError> {
     let ns = match (&resolved.secret_namespace, &sel.namespace) {
         (Some(own), Some(asked)) if own != asked => {
             return Err(ExternalError::new(format!(
@@ -146,10 +168,12 @@ pub async fn read_secret<S>(client: &kube::Client, resolved: &Resolved<S>, sel: 
             )));
         }
     };
-    let secret = Api::<Secret>::namespaced(client.clone(), &ns)
-        .get(&sel.name)
+    let what = format!("credentials Secret {ns}/{}", sel.name);
+    let secret = watched
+        .secret(client, &ns, &sel.name)
         .await
-        .map_err(|e| kube_err(&format!("credentials Secret {ns}/{}", sel.name), e))?;
+        .map_err(|e| watch_err(&what, e))?
+        .ok_or_else(|| not_found(&what))?;
     let value = secret
         .data
         .as_ref()
@@ -179,23 +203,44 @@ pub fn selector(kind: &str, name: &str) -> ListParams {
     ListParams::default().labels(&format!("{LABEL_PROVIDER_CONFIG}={name},{LABEL_PROVIDER_CONFIG_KIND}={kind}"))
 }
 
+/// (namespace, name, has a controller) of every usage `lp` selects, read as
+/// metadata 500 at a time: a full LIST of thousands of usages (each with its
+/// managedFields) on every usage change was the provider's largest memory
+/// peak in the scale bench.
+async fn usages<U>(api: &Api<U>, lp: ListParams) -> Result<Vec<(Option<String>, String, bool)>, kube::Error>
+where
+    U: Resource<DynamicType = ()> + Clone + std::fmt::Debug + serde::de::DeserializeOwned,
+{
+    let mut out = Vec::new();
+    let mut lp = lp.limit(500);
+    loop {
+        let page = api.list_metadata(&lp).await?;
+        for u in &page.items {
+            let controlled = u
+                .metadata
+                .owner_references
+                .as_ref()
+                .is_some_and(|refs| refs.iter().any(|r| r.controller == Some(true)));
+            out.push((u.metadata.namespace.clone(), u.name_any(), controlled));
+        }
+        match page.metadata.continue_.filter(|c| !c.is_empty()) {
+            Some(token) => lp = lp.continue_token(&token),
+            None => return Ok(out),
+        }
+    }
+}
+
 /// Counts the usages `lp` selects; deletes those without a controller.
 pub async fn count<U>(api: Api<U>, lp: ListParams) -> Result<i64, kube::Error>
 where
     U: Resource<DynamicType = ()> + Clone + std::fmt::Debug + serde::de::DeserializeOwned,
 {
     let mut users = 0;
-    for u in api.list(&lp).await?.items {
-        let controlled = u
-            .meta()
-            .owner_references
-            .as_ref()
-            .is_some_and(|refs| refs.iter().any(|r| r.controller == Some(true)));
+    for (_, name, controlled) in usages(&api, lp).await? {
         if controlled {
             users += 1;
         } else {
-            let ns_api = api.clone();
-            let _ = ns_api.delete(&u.name_any(), &DeleteParams::default()).await;
+            let _ = api.delete(&name, &DeleteParams::default()).await;
         }
     }
     Ok(users)
@@ -207,20 +252,14 @@ pub async fn count_cluster_users<U>(client: &kube::Client, name: &str) -> Result
 where
     U: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope> + Clone + std::fmt::Debug + serde::de::DeserializeOwned,
 {
-    let api = Api::<U>::all(client.clone());
     // usages of all namespaces; deletions go through a namespaced API
     let mut users = 0;
-    for u in api.list(&selector("ClusterProviderConfig", name)).await?.items {
-        let controlled = u
-            .meta()
-            .owner_references
-            .as_ref()
-            .is_some_and(|refs| refs.iter().any(|r| r.controller == Some(true)));
+    for (ns, name, controlled) in usages(&Api::<U>::all(client.clone()), selector("ClusterProviderConfig", name)).await? {
         if controlled {
             users += 1;
-        } else if let Some(ns) = u.namespace() {
+        } else if let Some(ns) = ns {
             let _ = Api::<U>::namespaced(client.clone(), &ns)
-                .delete(&u.name_any(), &DeleteParams::default())
+                .delete(&name, &DeleteParams::default())
                 .await;
         }
     }

@@ -17,6 +17,7 @@ use crate::managed::{
     ConnectionDetails, Connector, Creation, ExternalClient, ExternalError, Managed, Observation, Readiness, Updated,
 };
 use crate::providerconfig;
+use crate::watched::Watched;
 use crate::tailscale::{self, KeyInfo, KeyRequest, TailnetApi, headscale, v2};
 
 /// Connection Secret keys.
@@ -59,6 +60,8 @@ pub struct TailnetConnector {
     tokens: v2::TokenCache,
     /// Whether a Headscale base URL has `/api/v2`, once probed.
     probes: Arc<Mutex<HashMap<String, bool>>>,
+    /// ProviderConfigs and credential Secrets, watched (no GET per poll).
+    watched: Watched,
 }
 
 impl TailnetConnector {
@@ -67,7 +70,14 @@ impl TailnetConnector {
             http: tailscale::http_client(timeout),
             tokens: Arc::default(),
             probes: Arc::default(),
+            watched: Watched::default(),
         }
+    }
+
+    /// The watches this connector resolves ProviderConfigs and Secrets from
+    /// (AclFragments of the same tailnets share them).
+    pub fn watched(&self) -> &Watched {
+        &self.watched
     }
 
     /// Builds the API client a ProviderConfig describes.
@@ -75,10 +85,10 @@ impl TailnetConnector {
         let spec = &resolved.spec;
         let creds = &spec.credentials;
         let auth = match (&creds.api_key_secret_ref, &creds.oauth) {
-            (Some(sel), None) => v2::Auth::ApiKey(providerconfig::read_secret(kube, resolved, sel).await?),
+            (Some(sel), None) => v2::Auth::ApiKey(providerconfig::read_secret(kube, &self.watched, resolved, sel).await?),
             (None, Some(o)) => v2::Auth::OAuth {
-                client_id: providerconfig::read_secret(kube, resolved, &o.client_id_secret_ref).await?,
-                client_secret: providerconfig::read_secret(kube, resolved, &o.client_secret_secret_ref).await?,
+                client_id: providerconfig::read_secret(kube, &self.watched, resolved, &o.client_id_secret_ref).await?,
+                client_secret: providerconfig::read_secret(kube, &self.watched, resolved, &o.client_secret_secret_ref).await?,
                 scopes: o.scopes.clone(),
                 cache: self.tokens.clone(),
             },
@@ -139,7 +149,7 @@ impl<K: TailnetKeyResource> Connector<K> for TailnetConnector {
 
     async fn connect(&self, kube: &kube::Client, mr: &K) -> Result<TailnetKeyClient, ExternalError> {
         let (kind, name) = mr.provider_config_ref();
-        let resolved = providerconfig::resolve(kube, mr.meta().namespace.as_deref(), &kind, &name).await?;
+        let resolved = providerconfig::resolve(kube, &self.watched, mr.meta().namespace.as_deref(), &kind, &name).await?;
         Ok(TailnetKeyClient {
             api: self.api_for(kube, &resolved).await?,
         })

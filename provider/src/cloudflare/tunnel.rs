@@ -13,6 +13,7 @@
 //!   configuration, connections and token are read at most every
 //!   `check_interval` (and whenever the desired configuration changed).
 
+use crate::watched::Watched;
 use std::collections::{BTreeSet, HashMap};
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
@@ -208,6 +209,8 @@ pub struct CloudflareConnector {
     opts: Options,
     cache: Arc<ObservationCache>,
     shared: Arc<Shared>,
+    /// ProviderConfigs and credential Secrets, watched (no GET per poll).
+    watched: Watched,
 }
 
 impl CloudflareConnector {
@@ -216,6 +219,7 @@ impl CloudflareConnector {
             http: crate::tailscale::http_client(opts.client.request_timeout),
             cache: Arc::new(ObservationCache::new(opts.list_window)),
             shared: Arc::default(),
+            watched: Watched::default(),
             opts,
         }
     }
@@ -234,7 +238,7 @@ impl CloudflareConnector {
     /// The API client a resolved ProviderConfig describes.
     pub async fn client_for(&self, kube: &kube::Client, resolved: &super::config::Resolved) -> Result<Client, ExternalError> {
         let spec = &resolved.spec;
-        let token = providerconfig::read_secret(kube, resolved, &spec.credentials.api_token_secret_ref).await?;
+        let token = providerconfig::read_secret(kube, &self.watched, resolved, &spec.credentials.api_token_secret_ref).await?;
         let rl = spec.rate_limit.clone().unwrap_or_default();
         Ok(Client::new(
             self.http.clone(),
@@ -253,7 +257,7 @@ impl<K: TunnelResource> Connector<K> for CloudflareConnector {
 
     async fn connect(&self, kube: &kube::Client, mr: &K) -> Result<TunnelClient, ExternalError> {
         let (kind, name) = mr.provider_config_ref();
-        let resolved = providerconfig::resolve_in::<Cloudflare>(kube, mr.meta().namespace.as_deref(), &kind, &name).await?;
+        let resolved = providerconfig::resolve_in::<Cloudflare>(kube, &self.watched, mr.meta().namespace.as_deref(), &kind, &name).await?;
         Ok(self.external(self.client_for(kube, &resolved).await?))
     }
 }

@@ -7,6 +7,7 @@
 pub mod conditions;
 pub mod connection;
 pub mod decide;
+pub mod events;
 pub mod policy;
 pub mod ratelimit;
 pub mod reconciler;

@@ -1,14 +1,23 @@
 //! A global token bucket (crossplane-runtime `ratelimiter.NewGlobal`: rate
 //! r/s, burst 10×r) and per-object failure counts for exponential backoff.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 pub struct GlobalLimiter {
     rate: f64,
     burst: f64,
-    state: Mutex<(f64, Instant)>,
+    state: Mutex<Bucket>,
+}
+
+struct Bucket {
+    /// Below zero: tokens already promised to limited objects.
+    tokens: f64,
+    last: Instant,
+    /// Objects told to come back later: their token is reserved, so they
+    /// pass when they do (crossplane-runtime `ratelimiter.Reconciler`).
+    limited: HashSet<String>,
 }
 
 impl GlobalLimiter {
@@ -18,23 +27,35 @@ impl GlobalLimiter {
         Self {
             rate,
             burst: rate * 10.0,
-            state: Mutex::new((rate * 10.0, Instant::now())),
+            state: Mutex::new(Bucket {
+                tokens: rate * 10.0,
+                last: Instant::now(),
+                limited: HashSet::new(),
+            }),
         }
     }
 
-    /// Takes a token, or says how long until one is available.
-    pub fn try_acquire(&self) -> Result<(), Duration> {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        let (tokens, last) = *state;
-        let tokens = (tokens + now.duration_since(last).as_secs_f64() * self.rate).min(self.burst);
-        if tokens >= 1.0 {
-            *state = (tokens - 1.0, now);
-            Ok(())
-        } else {
-            *state = (tokens, now);
-            Err(Duration::from_secs_f64((1.0 - tokens) / self.rate))
+    /// Lets `key` reconcile now, or reserves it a token and says when to
+    /// come back (`rate.Limiter.Reserve().Delay()`): waiting objects are
+    /// served in order instead of all retrying at once.
+    pub fn admit(&self, key: &str) -> Result<(), Duration> {
+        let mut b = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if b.limited.remove(key) {
+            return Ok(());
         }
+        let now = Instant::now();
+        b.tokens = (b.tokens + now.duration_since(b.last).as_secs_f64() * self.rate).min(self.burst) - 1.0;
+        b.last = now;
+        if b.tokens >= 0.0 {
+            return Ok(());
+        }
+        b.limited.insert(key.to_string());
+        Err(Duration::from_secs_f64(-b.tokens / self.rate))
+    }
+
+    /// Drops what is kept about a deleted object.
+    pub fn forget(&self, key: &str) {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).limited.remove(key);
     }
 }
 
@@ -61,13 +82,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn bucket_allows_burst_then_limits() {
+    fn bucket_allows_burst_then_queues() {
         let limiter = GlobalLimiter::new(1);
-        for _ in 0..10 {
-            assert!(limiter.try_acquire().is_ok());
+        for i in 0..10 {
+            assert!(limiter.admit(&format!("o{i}")).is_ok());
         }
-        let wait = limiter.try_acquire().unwrap_err();
-        assert!(wait > Duration::from_millis(900) && wait <= Duration::from_secs(1), "{wait:?}");
+        // the next ones wait in line, one second apart
+        let first = limiter.admit("a").unwrap_err();
+        let second = limiter.admit("b").unwrap_err();
+        assert!(first > Duration::from_millis(900) && first <= Duration::from_secs(1), "{first:?}");
+        assert!(second > Duration::from_millis(1900) && second <= Duration::from_secs(2), "{second:?}");
+        // coming back, a limited object passes on its reserved token
+        assert!(limiter.admit("a").is_ok());
+        assert!(limiter.admit("c").unwrap_err() > second);
     }
 
     #[test]

@@ -1,16 +1,16 @@
 //! The managed reconciler: crossplane-runtime's algorithm over kube-rs.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasher, Hasher};
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::events::{Event, EventType};
 use kube::ResourceExt;
 use serde_json::{Value, json};
 
@@ -26,6 +26,11 @@ use crate::metrics::Metrics;
 /// crash between recording a created key and publishing its secret leaves
 /// it set, and the next reconcile replaces the key (its secret is lost).
 pub const ANN_CONNECTION_PENDING: &str = "tailnet.hybridspoke.io/connection-details-pending";
+
+/// How often a ProviderConfigUsage this process applied is applied again
+/// (in case someone deleted it); a change of providerConfigRef applies it at
+/// once.
+pub const USAGE_REFRESH: Duration = Duration::from_secs(3600);
 
 /// How a reconciler behaves.
 #[derive(Clone, Debug)]
@@ -103,7 +108,13 @@ enum Next {
 /// State of one reconcile: the object and the status being built.
 struct Work<K> {
     mr: K,
+    /// The conditions as this reconcile sees them (transitions, events).
     conditions: Vec<Condition>,
+    /// The conditions this reconcile set, in order: the status write applies
+    /// them to the newest copy of the object, never the whole list read at
+    /// the start (it may be stale, and would erase newer conditions).
+    set_conditions: Vec<Condition>,
+    /// `status.atProvider` as observed (or created) by this reconcile.
     at_provider: Option<Value>,
     write_status: bool,
     now: String,
@@ -113,7 +124,21 @@ impl<K: Managed> Work<K> {
     /// Sets a condition; returns whether it changed.
     fn set(&mut self, c: Condition) -> bool {
         let generation = self.mr.meta().generation;
+        self.set_conditions.push(c.clone());
         cond::set(&mut self.conditions, c, generation, &self.now).is_some()
+    }
+
+    /// The status to write on top of `work.mr` (the newest copy this
+    /// reconcile has), or None when it would change nothing.
+    fn status_update(&self) -> Option<(Vec<Condition>, Option<Value>)> {
+        let current = self.mr.conditions();
+        let mut conditions = current.clone();
+        for c in &self.set_conditions {
+            cond::set(&mut conditions, c.clone(), self.mr.meta().generation, &self.now);
+        }
+        let current_ap = self.mr.at_provider();
+        let at_provider = self.at_provider.clone().or_else(|| current_ap.clone());
+        (conditions != current || at_provider != current_ap).then_some((conditions, at_provider))
     }
 }
 
@@ -122,7 +147,7 @@ pub struct Reconciler<K: Managed, C: Connector<K>> {
     client: kube::Client,
     connector: C,
     opts: Options,
-    recorder: Recorder,
+    recorder: super::events::Publisher,
     metrics: Arc<Metrics>,
     limiter: Arc<GlobalLimiter>,
     failures: Failures,
@@ -130,6 +155,10 @@ pub struct Reconciler<K: Managed, C: Connector<K>> {
     fail_point: Mutex<Option<FailPoint>>,
     reconciled_once: Mutex<HashSet<String>>,
     ready_once: Mutex<HashSet<String>>,
+    /// UID -> the ProviderConfig its usage names and when it was applied:
+    /// the usage is applied again only when that changes or after
+    /// [`USAGE_REFRESH`], not on every poll.
+    usages: Mutex<HashMap<String, ((String, String), Instant)>>,
     _kind: PhantomData<fn() -> K>,
 }
 
@@ -147,7 +176,7 @@ pub fn controller_name<K: Managed>() -> String {
 
 impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
     pub fn new(client: kube::Client, connector: C, opts: Options, metrics: Arc<Metrics>, limiter: Arc<GlobalLimiter>) -> Self {
-        let recorder = Recorder::new(client.clone(), controller_name::<K>().into());
+        let recorder = super::events::Publisher::new(client.clone(), controller_name::<K>());
         Self {
             gvk: format!("{}/{}, Kind={}", K::group(&()), K::version(&()), K::kind(&())),
             client,
@@ -160,6 +189,7 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
             fail_point: Mutex::new(None),
             reconciled_once: Mutex::new(HashSet::new()),
             ready_once: Mutex::new(HashSet::new()),
+            usages: Mutex::new(HashMap::new()),
             _kind: PhantomData,
         }
     }
@@ -198,23 +228,23 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
 
     /// One reconcile. Never fails: errors become conditions and a backoff.
     pub async fn reconcile(&self, obj: Arc<K>) -> Action {
-        if let Err(wait) = self.limiter.try_acquire() {
-            return Action::requeue(wait);
-        }
         let mr = (*obj).clone();
         let uid = mr.meta().uid.clone().unwrap_or_default();
+        if let Err(wait) = self.limiter.admit(&uid) {
+            return Action::requeue(wait);
+        }
         let name = format!("{}/{}", mr.meta().namespace.clone().unwrap_or_default(), mr.name_any());
         self.first_reconcile(&mr, &uid);
         let mut work = Work {
             conditions: mr.conditions(),
-            at_provider: mr.at_provider(),
+            set_conditions: Vec::new(),
+            at_provider: None,
             write_status: true,
             now: Timestamp::now().to_string(),
             mr,
         };
-        let before = (work.conditions.clone(), work.at_provider.clone());
         let result = self.run(&mut work).await;
-        let (mut next, result_label) = match result {
+        let (mut next, mut result_label) = match result {
             Ok(next) => {
                 self.failures.forget(&uid);
                 (next, "success")
@@ -233,13 +263,21 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
                 (Next::After(wait), "error")
             }
         };
-        if work.write_status && (work.conditions.clone(), work.at_provider.clone()) != before {
-            if let Err(e) = self.write_status(&work).await {
-                tracing::debug!(resource = %name, "cannot write status: {e}");
-                if matches!(&e, kube::Error::Api(s) if s.code == 409) {
-                    // we worked on a stale copy: look again soon
-                    next = Next::After(Duration::from_secs(1));
+        if work.write_status
+            && let Some((conditions, at_provider)) = work.status_update()
+        {
+            match self.write_status(&work.mr, &conditions, at_provider.as_ref()).await {
+                Ok(()) => {}
+                // `work.mr` is a stale cache copy (this reconcile wrote
+                // nothing that returned a newer one): look again soon, from a
+                // fresher copy. A failed reconcile keeps its backoff.
+                Err(kube::Error::Api(s)) if s.code == 409 => {
+                    tracing::debug!(resource = %name, "status conflict, requeueing");
+                    if result_label != "error" {
+                        (next, result_label) = (Next::After(Duration::from_secs(1)), "requeue");
+                    }
                 }
+                Err(e) => tracing::warn!(resource = %name, "cannot write status: {e}"),
             }
         }
         if work.write_status && cond::is_true(&work.conditions, TYPE_READY) {
@@ -269,6 +307,32 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
         decide::jittered(poll, self.opts.poll_jitter, random_fraction())
     }
 
+    /// Applies the ProviderConfigUsage unless this process already did for
+    /// the same ProviderConfig within [`USAGE_REFRESH`].
+    async fn track_usage(&self, mr: &K) -> Result<(), kube::Error> {
+        let uid = mr.meta().uid.clone().unwrap_or_default();
+        let pc = mr.provider_config_ref();
+        let fresh = |m: &HashMap<String, ((String, String), Instant)>| {
+            m.get(&uid).is_some_and(|(p, at)| *p == pc && at.elapsed() < USAGE_REFRESH)
+        };
+        if fresh(&self.usages.lock().unwrap_or_else(|e| e.into_inner())) {
+            return Ok(());
+        }
+        usage::track(&self.client, mr).await?;
+        self.usages.lock().unwrap_or_else(|e| e.into_inner()).insert(uid, (pc, Instant::now()));
+        Ok(())
+    }
+
+    /// Drops everything kept in memory about a resource that is gone.
+    fn forget(&self, mr: &K) {
+        let uid = mr.meta().uid.clone().unwrap_or_default();
+        self.reconciled_once.lock().unwrap_or_else(|e| e.into_inner()).remove(&uid);
+        self.ready_once.lock().unwrap_or_else(|e| e.into_inner()).remove(&uid);
+        self.usages.lock().unwrap_or_else(|e| e.into_inner()).remove(&uid);
+        self.failures.forget(&uid);
+        self.limiter.forget(&uid);
+    }
+
     fn first_reconcile(&self, mr: &K, uid: &str) {
         let mut seen = self.reconciled_once.lock().unwrap_or_else(|e| e.into_inner());
         if seen.insert(uid.to_string())
@@ -291,21 +355,21 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
         }
     }
 
-    async fn write_status(&self, work: &Work<K>) -> Result<(), kube::Error> {
+    /// Merge-patches the status, conditioned on the resourceVersion of
+    /// `mr` (crossplane-runtime's `Status().Update`): the patch replaces the
+    /// whole conditions list, so it must not land on a newer object.
+    async fn write_status(&self, mr: &K, conditions: &[Condition], at_provider: Option<&Value>) -> Result<(), kube::Error> {
         let mut status = serde_json::Map::new();
-        status.insert("conditions".into(), serde_json::to_value(&work.conditions).unwrap_or(Value::Null));
-        if let Some(g) = work.mr.meta().generation {
+        status.insert("conditions".into(), serde_json::to_value(conditions).unwrap_or(Value::Null));
+        if let Some(g) = mr.meta().generation {
             status.insert("observedGeneration".into(), json!(g));
         }
-        if let Some(ap) = &work.at_provider {
+        if let Some(ap) = at_provider {
             status.insert("atProvider".into(), ap.clone());
         }
-        // resourceVersion makes the write conditional: a reconcile that
-        // started from a stale cached copy must not overwrite the conditions
-        // a newer reconcile wrote (the API server answers 409)
-        let patch = json!({ "metadata": { "resourceVersion": work.mr.meta().resource_version }, "status": status });
-        self.api(&work.mr)
-            .patch_status(&work.mr.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+        let patch = json!({ "metadata": { "resourceVersion": mr.meta().resource_version }, "status": status });
+        self.api(mr)
+            .patch_status(&mr.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
             .await?;
         Ok(())
     }
@@ -459,6 +523,7 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
                     .map_err(|e| Stop::kube("cannot remove the ProviderConfigUsage", e))?;
                 self.remove_finalizer(work).await?;
                 self.record_deletion(&work.mr);
+                self.forget(&work.mr);
                 work.write_status = false;
                 return Ok(Next::Wait);
             }
@@ -481,7 +546,7 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
             Pre::Proceed => {}
         }
 
-        if let Err(e) = usage::track(&self.client, &work.mr).await {
+        if let Err(e) = self.track_usage(&work.mr).await {
             let stop = Stop::kube("cannot track ProviderConfig usage", e);
             return self.error(work, "CannotConnectToProvider", stop).await;
         }
@@ -566,6 +631,7 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
                     .map_err(|e| Stop::kube("cannot remove the ProviderConfigUsage", e))?;
                 self.remove_finalizer(work).await?;
                 self.record_deletion(&work.mr);
+                self.forget(&work.mr);
                 work.write_status = false;
                 Ok(Next::Wait)
             }
@@ -633,7 +699,7 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
     /// Tries the kind's recovery of an unrecorded create; `None`: stall.
     async fn recover(&self, work: &mut Work<K>, view: &View) -> Option<Result<Next, Stop>> {
         let pending = view.create_pending?;
-        usage::track(&self.client, &work.mr).await.ok()?;
+        self.track_usage(&work.mr).await.ok()?;
         let external = self.connector.connect(&self.client, &work.mr).await.ok()?;
         let recovery = match self.timed("recover", external.recover_incomplete_create(&work.mr, pending)).await {
             Ok(Some(r)) => r,
@@ -775,4 +841,48 @@ pub fn desired_state<K: Managed>(mr: &K) -> Option<u64> {
     mr.meta().deletion_timestamp.is_some().hash(&mut h);
     mr.finalizers().hash(&mut h);
     Some(h.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apis::tailnet::{TailnetKeyStatus, namespaced};
+
+    fn key(conditions: Vec<Condition>) -> namespaced::TailnetKey {
+        let spec = namespaced::TailnetKeySpec {
+            for_provider: Default::default(),
+            rotation: None,
+            write_connection_secret_to_ref: None,
+            provider_config_ref: Default::default(),
+            management_policies: Vec::new(),
+        };
+        let mut k = namespaced::TailnetKey::new("k", spec);
+        k.status = Some(TailnetKeyStatus { conditions, ..Default::default() });
+        k
+    }
+
+    fn work(mr: namespaced::TailnetKey) -> Work<namespaced::TailnetKey> {
+        Work { conditions: mr.conditions(), set_conditions: Vec::new(), at_provider: None, write_status: true, now: "t2".into(), mr }
+    }
+
+    #[test]
+    fn status_applies_what_this_reconcile_set_to_the_newest_copy() {
+        let mut ready = Vec::new();
+        cond::set(&mut ready, cond::available(), None, "t0");
+        cond::set(&mut ready, cond::reconcile_success(), None, "t0");
+        // started from a stale copy: Ready, nothing about the replacement
+        let mut w = work(key(ready.clone()));
+        w.set(cond::reconcile_success());
+        assert_eq!(w.status_update(), None, "nothing changed, nothing to write");
+        // a metadata write returned the newest copy, which a newer reconcile
+        // had given a Replaced condition
+        let mut newest = ready.clone();
+        cond::set(&mut newest, cond::creating(None), None, "t1");
+        cond::set(&mut newest, cond::replaced("Expired", "key 1 expired".into()), None, "t1");
+        w.mr = key(newest);
+        w.set(cond::available());
+        let (conditions, _) = w.status_update().expect("Ready changed");
+        assert_eq!(cond::get(&conditions, cond::TYPE_REPLACED).map(|c| c.reason.as_str()), Some("Expired"));
+        assert_eq!(cond::get(&conditions, TYPE_READY).map(|c| (c.reason.as_str(), c.last_transition_time.as_str())), Some(("Available", "t2")));
+    }
 }
