@@ -137,7 +137,7 @@ fn ready(t: Option<&namespaced::Tunnel>) -> bool {
         let conds = t.status.as_ref().map(|s| s.conditions.clone()).unwrap_or_default();
         let ok = |k: &str| conds.iter().any(|c| c.type_ == k && c.status == "True");
         let ann = t.metadata.annotations.clone().unwrap_or_default();
-        ok("Ready") && ok("Synced") && !ann.contains_key("tailnet.hybridspoke.io/connection-details-pending")
+        ok("Ready") && ok("Synced") && !ann.contains_key("hybridspoke.io/connection-details-pending")
     })
 }
 

@@ -18,7 +18,7 @@ pub const ANN_POLL_INTERVAL: &str = "crossplane.io/poll-interval";
 /// The external resource a replacement superseded: recorded together with
 /// the new external-name, removed once the old one is deleted, so a crash in
 /// between never leaks it.
-pub const ANN_SUPERSEDED: &str = "tailnet.hybridspoke.io/superseded-external-name";
+pub const ANN_SUPERSEDED: &str = "hybridspoke.io/superseded-external-name";
 
 /// What the reconciler needs to know about a managed resource.
 #[derive(Clone, Debug)]

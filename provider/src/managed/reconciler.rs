@@ -25,7 +25,7 @@ use crate::metrics::Metrics;
 /// Extra annotation: connection details of a create not yet published. A
 /// crash between recording a created key and publishing its secret leaves
 /// it set, and the next reconcile replaces the key (its secret is lost).
-pub const ANN_CONNECTION_PENDING: &str = "tailnet.hybridspoke.io/connection-details-pending";
+pub const ANN_CONNECTION_PENDING: &str = "hybridspoke.io/connection-details-pending";
 
 /// How often a ProviderConfigUsage this process applied is applied again
 /// (in case someone deleted it); a change of providerConfigRef applies it at
