@@ -9,10 +9,10 @@ use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use hybrid_spoke_test_peers::{KubeApiServer, free_port, try_http};
+use hybrid_spoke_test_peers::{free_port, try_http};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ObjectMeta, PostParams};
 use provider_hybrid_spoke::apis::tailnet::{
     Backend, HeadscaleApi, KeyType, ProviderConfigSpec, ProviderCredentials, TailnetKeyParameters, namespaced,
@@ -56,14 +56,7 @@ fn start(kubeconfig: &std::path::Path, dir: &std::path::Path, run: u32, ports: (
 
 #[tokio::test]
 async fn binary_crash_after_create_restart_recovers() {
-    let server = KubeApiServer::start().await;
-    let crds: Vec<serde_json::Value> = provider_hybrid_spoke::crds::all().iter().map(|c| serde_json::to_value(c).unwrap()).collect();
-    server.install_crds(&crds).await;
-    let client = server.client().await;
-    for ns in ["crossplane-system", "apps"] {
-        let n = Namespace { metadata: ObjectMeta { name: Some(ns.into()), ..Default::default() }, ..Default::default() };
-        Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &n).await.unwrap();
-    }
+    let (server, client) = support::cluster::provider_api_server(&["crossplane-system", "apps"]).await;
     let fake = FakeTailscale::start(API_KEY).await;
     let secret = Secret {
         metadata: ObjectMeta { name: Some("tailscale".into()), namespace: Some("crossplane-system".into()), ..Default::default() },

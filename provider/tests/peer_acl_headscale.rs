@@ -3,20 +3,19 @@
 //! the current one just before its PUT) on a real kube-apiserver. Headscale
 //! main's `/api/v2` cannot be built here (docs/testing.md): untested.
 
-use std::collections::BTreeMap;
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hybrid_spoke_test_peers::{Headscale, HeadscaleVersion, KubeApiServer};
-use k8s_openapi::ByteString;
-use k8s_openapi::api::core::v1::{Namespace, Secret};
-use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
+use hybrid_spoke_test_peers::{Headscale, HeadscaleVersion};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use provider_hybrid_spoke::acl::hujson;
 use provider_hybrid_spoke::acl::merge::owned_by;
 use provider_hybrid_spoke::acl::policy::{AclRule, PolicyFragment};
 use provider_hybrid_spoke::apis::acl::namespaced;
-use provider_hybrid_spoke::apis::tailnet::{Backend, HeadscaleApi, ProviderConfigSpec, ProviderCredentials, pc_namespaced};
-use provider_hybrid_spoke::apis::{ManagementAction, SecretKeySelector, TypedProviderConfigReference};
+use provider_hybrid_spoke::apis::tailnet::HeadscaleApi;
+use provider_hybrid_spoke::apis::{ManagementAction, TypedProviderConfigReference};
 use provider_hybrid_spoke::managed::reconciler::Options;
 use provider_hybrid_spoke::manager::{Controllers, Settings, Shutdown};
 use provider_hybrid_spoke::metrics::Metrics;
@@ -112,32 +111,8 @@ async fn acl_fragments_on_headscale_v0_29() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(policy(&hs), original, "Headscale keeps the policy text as written");
 
-    let server = KubeApiServer::start().await;
-    let crds: Vec<Value> = provider_hybrid_spoke::crds::all().iter().map(|c| serde_json::to_value(c).unwrap()).collect();
-    server.install_crds(&crds).await;
-    let client = server.client().await;
-    let ns = Namespace { metadata: ObjectMeta { name: Some(NS.into()), ..Default::default() }, ..Default::default() };
-    Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &ns).await.unwrap();
-    let secret = Secret {
-        metadata: ObjectMeta { name: Some("headscale".into()), namespace: Some(NS.into()), ..Default::default() },
-        data: Some(BTreeMap::from([("token".to_string(), ByteString(hs.api_key().as_bytes().to_vec()))])),
-        ..Default::default()
-    };
-    Api::<Secret>::namespaced(client.clone(), NS).create(&PostParams::default(), &secret).await.unwrap();
-    let spec = ProviderConfigSpec {
-        backend: Backend::Headscale,
-        base_url: Some(hs.url().into()),
-        tailnet: "-".into(),
-        headscale_api: HeadscaleApi::V1,
-        headscale_user: Some(hs.user_id()),
-        credentials: ProviderCredentials {
-            api_key_secret_ref: Some(SecretKeySelector { name: "headscale".into(), namespace: Some(NS.into()), key: "token".into() }),
-            oauth: None,
-        },
-        acl_guardrails: None,
-    };
-    let cpc = pc_namespaced::ClusterProviderConfig::new("default", pc_namespaced::ClusterProviderConfigSpec(spec));
-    Api::<pc_namespaced::ClusterProviderConfig>::all(client.clone()).create(&PostParams::default(), &cpc).await.unwrap();
+    let (_server, client) = support::cluster::provider_api_server(&[NS]).await;
+    support::cluster::headscale_provider_config(&client, &hs, NS, HeadscaleApi::V1).await;
     let settings = Settings {
         reconcile: Options { poll: Duration::from_secs(1), creation_grace: Duration::from_secs(5), ..Options::default() },
         max_reconcile_rate: 50,

@@ -9,9 +9,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hybrid_spoke_test_peers::KubeApiServer;
 use k8s_openapi::ByteString;
-use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
 use provider_hybrid_spoke::acl::guardrails::AclGuardrails;
 use provider_hybrid_spoke::acl::hujson;
@@ -140,14 +139,7 @@ async fn put_secret(client: &kube::Client, ns: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn acl_fragments_on_a_real_api_server() {
-    let server = KubeApiServer::start().await;
-    let crds: Vec<Value> = provider_hybrid_spoke::crds::all().iter().map(|c| serde_json::to_value(c).unwrap()).collect();
-    server.install_crds(&crds).await;
-    let client = server.client().await;
-    for ns in [NS, GUARDED, "crossplane-system"] {
-        let n = Namespace { metadata: ObjectMeta { name: Some(ns.into()), ..Default::default() }, ..Default::default() };
-        Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &n).await.unwrap();
-    }
+    let (_server, client) = support::cluster::provider_api_server(&[NS, GUARDED, "crossplane-system"]).await;
     let fake = FakeTailscale::start(API_KEY).await;
     fake.with(|s| {
         s.acl.text = HAND_WRITTEN.into();

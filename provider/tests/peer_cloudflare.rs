@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use hybrid_spoke_test_peers::KubeApiServer;
 use k8s_openapi::ByteString;
-use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
 use provider_hybrid_spoke::apis::cloudflare::{
@@ -84,23 +84,7 @@ fn settings(client: ClientOptions) -> Settings {
 }
 
 async fn setup(limit: Option<RateLimit>, client_opts: ClientOptions) -> Env {
-    let server = KubeApiServer::start().await;
-    let crds: Vec<serde_json::Value> = provider_hybrid_spoke::crds::all()
-        .iter()
-        .map(|c| serde_json::to_value(c).unwrap())
-        .collect();
-    server.install_crds(&crds).await;
-    let client = server.client().await;
-    for ns in [NS, "crossplane-system"] {
-        let n = Namespace {
-            metadata: ObjectMeta {
-                name: Some(ns.into()),
-                ..Default::default()
-            },
-            ..Default::default()
-        };
-        Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &n).await.unwrap();
-    }
+    let (server, client) = support::cluster::provider_api_server(&[NS, "crossplane-system"]).await;
     let fake = FakeCloudflare::start(TOKEN, &[ZONE, "example.org"]).await;
     let s = Secret {
         metadata: ObjectMeta {

@@ -20,9 +20,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hybrid_spoke_test_peers::KubeApiServer;
 use k8s_openapi::ByteString;
-use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DeleteParams, ObjectMeta, PostParams};
 use provider_hybrid_spoke::apis::cloudflare::{
     CloudflareCredentials, IngressRule, ProviderConfigSpec, RateLimit, TunnelParameters, namespaced, pc_namespaced,
@@ -143,14 +142,7 @@ fn ready(t: Option<&namespaced::Tunnel>) -> bool {
 
 #[tokio::test]
 async fn no_leak_no_duplicate_after_crashes_in_create_and_delete() {
-    let server = KubeApiServer::start().await;
-    let crds: Vec<serde_json::Value> = provider_hybrid_spoke::crds::all().iter().map(|c| serde_json::to_value(c).unwrap()).collect();
-    server.install_crds(&crds).await;
-    let client = server.client().await;
-    for ns in [NS, "crossplane-system"] {
-        let n = Namespace { metadata: ObjectMeta { name: Some(ns.into()), ..Default::default() }, ..Default::default() };
-        Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &n).await.unwrap();
-    }
+    let (_server, client) = support::cluster::provider_api_server(&[NS, "crossplane-system"]).await;
     let fake = FakeCloudflare::start(TOKEN, &[ZONE]).await;
     let s = Secret {
         metadata: ObjectMeta { name: Some("cloudflare".into()), namespace: Some("crossplane-system".into()), ..Default::default() },

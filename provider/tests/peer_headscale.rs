@@ -3,16 +3,18 @@
 //! built here (see docs/testing.md), so that flavour runs only against the
 //! Tailscale fake.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hybrid_spoke_test_peers::{Headscale, HeadscaleVersion, KubeApiServer};
+use hybrid_spoke_test_peers::{Headscale, HeadscaleVersion};
 use k8s_openapi::ByteString;
-use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DeleteParams, ObjectMeta, PostParams};
 use provider_hybrid_spoke::apis::tailnet::{
-    Backend, HeadscaleApi, KeyType, ProviderConfigSpec, ProviderCredentials, TailnetKeyParameters, namespaced,
+    HeadscaleApi, KeyType, TailnetKeyParameters, namespaced,
     pc_namespaced,
 };
 use provider_hybrid_spoke::apis::{LocalSecretReference, ManagementAction, SecretKeySelector, TypedProviderConfigReference};
@@ -87,32 +89,8 @@ async fn tailnet_key_on_headscale_v0_29() {
     let r = hs.request("PUT", "/api/v1/policy", Some(&json!({"policy": policy.to_string()})));
     assert_eq!(r.status, 200, "{}", r.body);
 
-    let server = KubeApiServer::start().await;
-    let crds: Vec<Value> = provider_hybrid_spoke::crds::all().iter().map(|c| serde_json::to_value(c).unwrap()).collect();
-    server.install_crds(&crds).await;
-    let client = server.client().await;
-    let ns = Namespace { metadata: ObjectMeta { name: Some(NS.into()), ..Default::default() }, ..Default::default() };
-    Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &ns).await.unwrap();
-    let secret = Secret {
-        metadata: ObjectMeta { name: Some("headscale".into()), namespace: Some(NS.into()), ..Default::default() },
-        data: Some(BTreeMap::from([("token".to_string(), ByteString(hs.api_key().as_bytes().to_vec()))])),
-        ..Default::default()
-    };
-    Api::<Secret>::namespaced(client.clone(), NS).create(&PostParams::default(), &secret).await.unwrap();
-    let spec = ProviderConfigSpec {
-        backend: Backend::Headscale,
-        base_url: Some(hs.url().into()),
-        tailnet: "-".into(),
-        headscale_api: HeadscaleApi::Auto,
-        headscale_user: Some(hs.user_id()),
-        credentials: ProviderCredentials {
-            api_key_secret_ref: Some(SecretKeySelector { name: "headscale".into(), namespace: Some(NS.into()), key: "token".into() }),
-            oauth: None,
-        },
-        acl_guardrails: None,
-    };
-    let cpc = pc_namespaced::ClusterProviderConfig::new("default", pc_namespaced::ClusterProviderConfigSpec(spec));
-    Api::<pc_namespaced::ClusterProviderConfig>::all(client.clone()).create(&PostParams::default(), &cpc).await.unwrap();
+    let (_server, client) = support::cluster::provider_api_server(&[NS]).await;
+    let cpc = support::cluster::headscale_provider_config(&client, &hs, NS, HeadscaleApi::Auto).await;
     let settings = Settings {
         reconcile: Options { poll: Duration::from_secs(1), creation_grace: Duration::from_secs(5), ..Options::default() },
         max_reconcile_rate: 50,
