@@ -4,12 +4,15 @@
 
 pub mod compose;
 pub mod input;
+pub mod metrics;
 pub mod network;
 pub mod pb;
 pub mod render;
+pub mod server;
 pub mod spoke;
 pub mod status;
 pub mod validate;
+pub mod wire;
 pub mod xrd;
 
 use std::time::Duration;

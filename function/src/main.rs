@@ -8,7 +8,8 @@
 //! and Prometheus metrics at `:8080/metrics`. `--insecure` serves plaintext
 //! for local use (`crossplane render` with the Development runtime).
 //!
-//! The server is function-sdk-rust's [`Server`]; this binary only parses the
+//! The server is [`function_hybrid_spoke::server`] (function-sdk-rust's
+//! server with a faster response encoder); this binary only parses the
 //! flags of function-template-go (see [`Cli`]) and calls the pure
 //! [`function_hybrid_spoke::run`] for every request.
 
@@ -19,7 +20,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use function_sdk_rust::proto::v1::function_runner_service_server::FunctionRunnerService;
 use function_sdk_rust::proto::v1::{RunFunctionRequest, RunFunctionResponse, Severity};
-use function_sdk_rust::{Args, Server, logging};
+use function_sdk_rust::{Args, logging};
 use tonic::{Request, Response, Status};
 
 // mimalloc: composing a spoke is mostly allocating small strings and maps
@@ -194,7 +195,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match Server::new(HybridSpoke, &args).serve().await {
+    match function_hybrid_spoke::server::serve(HybridSpoke, &args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "cannot serve the function");

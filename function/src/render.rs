@@ -61,44 +61,7 @@ pub fn render(xr: &Value, observed: &[Value], input: &Value) -> Result<Vec<Value
         observed_by_name.insert(name.to_string(), resource);
     }
 
-    let request = RunFunctionRequest {
-        meta: Some(RequestMeta {
-            tag: String::new(),
-            capabilities: [
-                Capability::Capabilities,
-                Capability::RequiredResources,
-                Capability::Credentials,
-                Capability::Conditions,
-                Capability::RequiredSchemas,
-            ]
-            .map(|c| c as i32)
-            .to_vec(),
-        }),
-        observed: Some(State {
-            composite: Some(Resource {
-                resource: Some(json_to_struct(xr_object)),
-                ..Default::default()
-            }),
-            resources: observed_by_name
-                .iter()
-                .filter_map(|(name, r)| {
-                    let object = r.as_object()?;
-                    Some((
-                        name.clone(),
-                        Resource {
-                            resource: Some(json_to_struct(object)),
-                            ..Default::default()
-                        },
-                    ))
-                })
-                .collect(),
-        }),
-        desired: Some(State::default()),
-        input: input.as_object().map(json_to_struct),
-        context: Some(Default::default()),
-        ..Default::default()
-    };
-
+    let request = request(xr_object, &observed_by_name, input);
     let response = crate::run(&request);
     if let Some(fatal) = response
         .results
@@ -193,6 +156,53 @@ pub fn render(xr: &Value, observed: &[Value], input: &Value) -> Result<Vec<Value
         .chain(composed)
         .chain(results)
         .collect())
+}
+
+/// The RunFunctionRequest Crossplane sends for `xr` when the composed
+/// resources in `observed` (by composition-resource-name) exist, with the
+/// Composition's `input`: what `crossplane render` sends the function.
+pub fn request(
+    xr: &serde_json::Map<String, Value>,
+    observed: &BTreeMap<String, &Value>,
+    input: &Value,
+) -> RunFunctionRequest {
+    RunFunctionRequest {
+        meta: Some(RequestMeta {
+            tag: String::new(),
+            capabilities: [
+                Capability::Capabilities,
+                Capability::RequiredResources,
+                Capability::Credentials,
+                Capability::Conditions,
+                Capability::RequiredSchemas,
+            ]
+            .map(|c| c as i32)
+            .to_vec(),
+        }),
+        observed: Some(State {
+            composite: Some(Resource {
+                resource: Some(json_to_struct(xr)),
+                ..Default::default()
+            }),
+            resources: observed
+                .iter()
+                .filter_map(|(name, r)| {
+                    let object = r.as_object()?;
+                    Some((
+                        name.clone(),
+                        Resource {
+                            resource: Some(json_to_struct(object)),
+                            ..Default::default()
+                        },
+                    ))
+                })
+                .collect(),
+        }),
+        desired: Some(State::default()),
+        input: input.as_object().map(json_to_struct),
+        context: Some(Default::default()),
+        ..Default::default()
+    }
 }
 
 /// The YAML stream crank prints: each document after a `---` line, keys

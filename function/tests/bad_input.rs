@@ -260,22 +260,14 @@ fn an_input_missing_a_cloud_names_it() {
     );
 }
 
-/// A deterministic xorshift generator: the property test below needs
-/// repeatable randomness, not a dependency.
-struct Rng(u64);
+// The property test below needs repeatable randomness, not a dependency.
+#[path = "support/rng.rs"]
+mod rng;
+use rng::Rng;
 
+/// Arbitrary JSON: scalars, CIDR-like and odd strings, arrays, and objects
+/// with the claim's keys.
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-
     fn value(&mut self, depth: usize) -> Value {
         match self.below(if depth > 2 { 6 } else { 8 }) {
             0 => Value::Null,

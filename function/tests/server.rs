@@ -997,23 +997,56 @@ async fn pinned_proto_client_gets_tag_ttl_and_earlier_steps_state() {
 }
 
 #[tokio::test]
-async fn metrics_count_run_function_calls() {
+async fn metrics_count_calls_as_the_go_sdk_does() {
+    use tonic_health::pb::HealthCheckRequest;
     let function = Launch::insecure().start().await;
-    run_and_check(function.plain_channel().await, "metrics").await;
-    let want = format!(
-        "grpc_server_started_total{{grpc_type=\"unary\",grpc_service=\"{SERVICE}\",grpc_method=\"RunFunction\"}} 1"
+    let channel = function.plain_channel().await;
+    run_and_check(channel.clone(), "metrics").await;
+    // Two health checks that answer SERVING, one for a service not served.
+    assert_serving(channel.clone()).await;
+    let unknown = tonic_health::pb::health_client::HealthClient::new(channel)
+        .check(HealthCheckRequest {
+            service: "no.such.Service".to_string(),
+        })
+        .await;
+    assert_eq!(
+        unknown.map_err(|e| e.code()).err(),
+        Some(tonic::Code::NotFound)
     );
+
+    let run = format!("grpc_type=\"unary\",grpc_service=\"{SERVICE}\",grpc_method=\"RunFunction\"");
+    let check = "grpc_type=\"unary\",grpc_service=\"grpc.health.v1.Health\",grpc_method=\"Check\"";
+    let want = [
+        format!("grpc_server_started_total{{{run}}} 1"),
+        format!("grpc_server_msg_received_total{{{run}}} 1"),
+        format!("grpc_server_handled_total{{{run},grpc_code=\"OK\"}} 1"),
+        format!("grpc_server_msg_sent_total{{{run}}} 1"),
+        format!("grpc_server_started_total{{{check}}} 3"),
+        format!("grpc_server_handled_total{{{check},grpc_code=\"OK\"}} 2"),
+        format!("grpc_server_handled_total{{{check},grpc_code=\"NotFound\"}} 1"),
+        format!("grpc_server_msg_sent_total{{{check}}} 2"),
+        // Streaming methods are not counted, but exist from the start.
+        "grpc_server_started_total{grpc_type=\"server_stream\",grpc_service=\"grpc.health.v1.Health\",grpc_method=\"Watch\"} 0".to_string(),
+    ];
     let mut body = String::new();
     for _ in 0..100 {
         body = http_get(function.metrics_port, "/metrics")
             .await
             .unwrap_or_default();
-        if body.contains(&want) {
+        if want.iter().all(|w| body.contains(w)) {
+            assert!(
+                body.contains("Content-Type: application/openmetrics-text; version=1.0.0"),
+                "{body}"
+            );
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("no {want} in /metrics:\n{body}\n{}", function.log());
+    let missing: Vec<_> = want.iter().filter(|w| !body.contains(w.as_str())).collect();
+    panic!(
+        "missing {missing:#?} in /metrics:\n{body}\n{}",
+        function.log()
+    );
 }
 
 async fn http_get(port: u16, path: &str) -> std::io::Result<String> {

@@ -1,0 +1,212 @@
+//! The gRPC server Crossplane runs a function as: `FunctionRunnerService`
+//! beside the gRPC health service (SERVING) and server reflection (v1 and
+//! v1alpha), mTLS unless `--insecure`, and the Go SDK's `grpc_server_*`
+//! metrics at `--metrics-address`.
+//!
+//! This is function-sdk-rust's `Server` with one difference: RunFunction
+//! responses are written by [`crate::wire::Encoding`] instead of prost,
+//! which measures each composed resource once instead of once per nesting
+//! level (docs/performance.md). The SDK's `Server` takes a
+//! `FunctionRunnerService` and builds its own service with prost's codec,
+//! so using another codec means serving the routes here. Everything else —
+//! the command-line [`Args`], the protocol types, the descriptor set served
+//! by reflection, the errors — is the SDK's.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use function_sdk_rust::proto::v1::function_runner_service_server::FunctionRunnerService;
+use function_sdk_rust::proto::v1::{RunFunctionRequest, RunFunctionResponse};
+use function_sdk_rust::{Args, Error};
+use tonic::codec::{Codec, EncodeBuf, Encoder};
+use tonic::codegen::BoxFuture;
+use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+use tonic::{Request, Response, Status};
+use tonic_health::ServingStatus;
+
+use crate::metrics;
+use crate::wire::Encoding;
+
+/// The fully qualified name of the service a composition function serves.
+pub const SERVICE_NAME: &str = "apiextensions.fn.proto.v1.FunctionRunnerService";
+
+/// The HTTP/2 path of its one method.
+pub const RUN_FUNCTION_PATH: &str = "/apiextensions.fn.proto.v1.FunctionRunnerService/RunFunction";
+
+/// Serves `function` as `args` say until SIGTERM or SIGINT, then shuts down
+/// gracefully.
+pub async fn serve<F: FunctionRunnerService>(function: F, args: &Args) -> Result<(), Error> {
+    let address: SocketAddr = args.address.parse()?;
+
+    let mut builder = tonic::transport::Server::builder();
+    if !args.insecure {
+        let dir = args
+            .tls_certs_dir
+            .as_deref()
+            .ok_or(Error::MissingTlsCertsDir)?;
+        builder = builder.tls_config(tls_config(dir)?)?;
+    }
+
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(function_sdk_rust::proto::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(function_sdk_rust::proto::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+
+    // Set before the server listens, so no probe sees anything else.
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    for service in ["", SERVICE_NAME] {
+        health_reporter
+            .set_service_status(service, ServingStatus::Serving)
+            .await;
+    }
+
+    // Like the Go SDK's, the metrics listener runs beside the gRPC server,
+    // and failing to serve it is logged, never the function's failure.
+    if !args.metrics_address.is_empty() {
+        let metrics_address = args.metrics_address.clone();
+        tokio::spawn(async move {
+            if let Err(e) = metrics::serve(&metrics_address).await {
+                tracing::error!(error = %e, address = %metrics_address, "cannot serve metrics");
+            }
+        });
+    }
+
+    tracing::info!(%address, insecure = args.insecure, "serving FunctionRunnerService");
+    builder
+        .layer(metrics::Layer)
+        .add_service(RunFunctionService {
+            function: Arc::new(function),
+            max_decoding_message_size: args.max_recv_message_size,
+        })
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .serve_with_shutdown(address, shutdown_signal())
+        .await?;
+    Ok(())
+}
+
+/// mTLS with the files Crossplane mounts: the server's `tls.crt` and
+/// `tls.key`, and `ca.crt` that every client certificate must chain to.
+fn tls_config(dir: &Path) -> Result<ServerTlsConfig, Error> {
+    let read = |name: &str| {
+        let path = dir.join(name);
+        std::fs::read(&path).map_err(|source| Error::ReadCertificate { path, source })
+    };
+    Ok(ServerTlsConfig::new()
+        .identity(Identity::from_pem(read("tls.crt")?, read("tls.key")?))
+        .client_ca_root(Certificate::from_pem(read("ca.crt")?))
+        .client_auth_optional(false))
+}
+
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sigterm) => {
+                sigterm.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM; stop with SIGINT");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = terminate => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    tracing::info!("shutting down");
+}
+
+/// `FunctionRunnerService` as an HTTP/2 service: what tonic generates for
+/// it, with [`WireCodec`] in place of prost's codec.
+struct RunFunctionService<F> {
+    function: Arc<F>,
+    max_decoding_message_size: Option<usize>,
+}
+
+impl<F> Clone for RunFunctionService<F> {
+    fn clone(&self) -> Self {
+        RunFunctionService {
+            function: self.function.clone(),
+            max_decoding_message_size: self.max_decoding_message_size,
+        }
+    }
+}
+
+impl<F> tonic::server::NamedService for RunFunctionService<F> {
+    const NAME: &'static str = SERVICE_NAME;
+}
+
+impl<F: FunctionRunnerService> tower_service::Service<http::Request<tonic::body::Body>>
+    for RunFunctionService<F>
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Self::Response, Self::Error>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
+        if request.uri().path() != RUN_FUNCTION_PATH {
+            return Box::pin(async { Ok(Status::unimplemented("").into_http()) });
+        }
+        let method = RunFunction(self.function.clone());
+        let mut grpc = tonic::server::Grpc::new(WireCodec)
+            .apply_max_message_size_config(self.max_decoding_message_size, None);
+        Box::pin(async move { Ok(grpc.unary(method, request).await) })
+    }
+}
+
+/// The one unary method, calling the function.
+struct RunFunction<F>(Arc<F>);
+
+impl<F: FunctionRunnerService> tonic::server::UnaryService<RunFunctionRequest> for RunFunction<F> {
+    type Response = RunFunctionResponse;
+    type Future = BoxFuture<Response<RunFunctionResponse>, Status>;
+
+    fn call(&mut self, request: Request<RunFunctionRequest>) -> Self::Future {
+        let function = self.0.clone();
+        Box::pin(async move { function.run_function(request).await })
+    }
+}
+
+/// Requests decoded by prost; responses written by [`Encoding`].
+#[derive(Clone, Copy, Default)]
+struct WireCodec;
+
+impl Codec for WireCodec {
+    type Encode = RunFunctionResponse;
+    type Decode = RunFunctionRequest;
+    type Encoder = ResponseEncoder;
+    type Decoder = tonic_prost::ProstDecoder<RunFunctionRequest>;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        ResponseEncoder
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        tonic_prost::ProstDecoder::default()
+    }
+}
+
+struct ResponseEncoder;
+
+impl Encoder for ResponseEncoder {
+    type Item = RunFunctionResponse;
+    type Error = Status;
+
+    fn encode(&mut self, item: Self::Item, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        let encoding = Encoding::new(item);
+        dst.reserve(encoding.len());
+        encoding.write(dst);
+        Ok(())
+    }
+}
