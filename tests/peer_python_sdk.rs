@@ -91,7 +91,9 @@ fn normalize(value: Value) -> Value {
     match value {
         Value::Number(n) => json!(n.as_f64().expect("a finite number")),
         Value::Array(items) => Value::Array(items.into_iter().map(normalize).collect()),
-        Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (k, normalize(v))).collect()),
+        Value::Object(map) => {
+            Value::Object(map.into_iter().map(|(k, v)| (k, normalize(v))).collect())
+        }
         other => other,
     }
 }
@@ -123,7 +125,10 @@ fn python_client(function: &FunctionServer, mode: &str, requests: &[Value]) -> V
         input.write_all(stdin.as_bytes())
     });
     let output = child.wait_with_output().expect("the python client ends");
-    feeder.join().expect("the stdin feeder does not panic").expect("send the requests");
+    feeder
+        .join()
+        .expect("the stdin feeder does not panic")
+        .expect("send the requests");
     assert!(
         output.status.success(),
         "the python client failed ({}):\n{}",
@@ -140,7 +145,11 @@ fn python_client(function: &FunctionServer, mode: &str, requests: &[Value]) -> V
 fn python_sdk_stubs_over_mtls_get_what_the_rust_path_computes() {
     let function = FunctionServer::start_mtls();
     let pki = function.pki().expect("mTLS");
-    assert!(pki.client.key.starts_with("-----BEGIN RSA PRIVATE KEY-----"));
+    assert!(
+        pki.client
+            .key
+            .starts_with("-----BEGIN RSA PRIVATE KEY-----")
+    );
 
     let cases = examples::cases();
     let requests: Vec<Value> = cases
@@ -163,11 +172,19 @@ fn python_sdk_stubs_over_mtls_get_what_the_rust_path_computes() {
         let rust: RunFunctionResponse = function_hybrid_spoke::run(&request);
         let rust = serde_json::to_value(&rust).expect("the response serializes");
 
-        assert_eq!(python["meta"]["tag"], json!(format!("python-{}", case.name)), "tag echoed");
+        assert_eq!(
+            python["meta"]["tag"],
+            json!(format!("python-{}", case.name)),
+            "tag echoed"
+        );
         let desired = &python["desired"]["resources"];
         let count = desired.as_object().map_or(0, |m| m.len());
         // 6 for the smallest example (an AKS spoke with one extra pool).
-        assert!(count >= 6, "{}: {count} desired resources over the wire", case.name);
+        assert!(
+            count >= 6,
+            "{}: {count} desired resources over the wire",
+            case.name
+        );
         assert_eq!(
             normalize(python["desired"].clone()),
             normalize(rust["desired"].clone()),
@@ -187,7 +204,11 @@ fn python_sdk_stubs_over_mtls_get_what_the_rust_path_computes() {
 fn python_sdk_client_without_a_client_certificate_is_refused() {
     let function = FunctionServer::start_mtls();
     let cases = examples::cases();
-    let responses = python_client(&function, "no-client-cert", &[request(&cases[0], "no-cert")]);
+    let responses = python_client(
+        &function,
+        "no-client-cert",
+        &[request(&cases[0], "no-cert")],
+    );
     assert_eq!(responses.len(), 1);
     assert_eq!(
         responses[0]["grpcError"], "UNAVAILABLE",

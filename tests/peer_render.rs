@@ -95,7 +95,13 @@ fn first_difference(crank: &[Value], ours: &[Value]) -> Option<String> {
         ));
     }
     crank.iter().zip(ours).enumerate().find_map(|(i, (a, b))| {
-        (a != b).then(|| format!("document {i} differs:\ncrank:\n{}\nhybrid-spoke render:\n{}", pretty(a), pretty(b)))
+        (a != b).then(|| {
+            format!(
+                "document {i} differs:\ncrank:\n{}\nhybrid-spoke render:\n{}",
+                pretty(a),
+                pretty(b)
+            )
+        })
     })
 }
 
@@ -107,11 +113,16 @@ fn every_example_stage_renders_through_crank_exactly_like_hybrid_spoke_render() 
     assert!(cases.len() >= 8, "the examples have stages: {cases:?}");
     let name = function_ref(&composition(&cases[0]));
     let functions = scratch.path().join("functions.yaml");
-    std::fs::write(&functions, function.render_functions_yaml(&name)).expect("write functions.yaml");
+    std::fs::write(&functions, function.render_functions_yaml(&name))
+        .expect("write functions.yaml");
 
     let mut failures = Vec::new();
     for case in &cases {
-        let crank = examples::documents(&crank_render(case, &functions, &["--include-function-results"]));
+        let crank = examples::documents(&crank_render(
+            case,
+            &functions,
+            &["--include-function-results"],
+        ));
         let ours = examples::documents(&examples::hybrid_spoke_render(case));
         // Sanity: a rendering is the XR plus composed resources.
         assert!(
@@ -120,7 +131,11 @@ fn every_example_stage_renders_through_crank_exactly_like_hybrid_spoke_render() 
             case.name,
             crank.len()
         );
-        assert_eq!(crank[0]["kind"], "XHybridSpoke", "{}: the XR comes first", case.name);
+        assert_eq!(
+            crank[0]["kind"], "XHybridSpoke",
+            "{}: the XR comes first",
+            case.name
+        );
         if let Some(difference) = first_difference(&crank, &ours) {
             failures.push(format!("{}: {difference}", case.name));
         }
@@ -164,7 +179,8 @@ fn every_rendered_example_passes_crossplane_beta_validate() {
     let cases = examples::cases();
     let name = function_ref(&composition(&cases[0]));
     let functions = scratch.path().join("functions.yaml");
-    std::fs::write(&functions, function.render_functions_yaml(&name)).expect("write functions.yaml");
+    std::fs::write(&functions, function.render_functions_yaml(&name))
+        .expect("write functions.yaml");
 
     // One directory of rendered resources per XRD flavour (both XRDs define
     // xhybridspokes.platform.hybridspoke.io, so they are validated apart).
@@ -192,11 +208,17 @@ fn every_rendered_example_passes_crossplane_beta_validate() {
     let mut vendored = Vec::new();
     for entry in std::fs::read_dir(shared.join("vendor-crds")).expect("read vendor-crds") {
         let path = entry.expect("an entry").path();
-        let file = path.file_name().and_then(|f| f.to_str()).unwrap_or_default().to_string();
+        let file = path
+            .file_name()
+            .and_then(|f| f.to_str())
+            .unwrap_or_default()
+            .to_string();
         if !file.ends_with(".yaml") {
             continue;
         }
-        if file.starts_with("apiextensions.crossplane.io_") || file.starts_with("protection.crossplane.io_") {
+        if file.starts_with("apiextensions.crossplane.io_")
+            || file.starts_with("protection.crossplane.io_")
+        {
             std::fs::copy(&path, builtins.join(&file)).expect("seed the validate cache");
         } else {
             vendored.push(path);
@@ -234,8 +256,14 @@ fn every_rendered_example_passes_crossplane_beta_validate() {
             output.status,
             problems.join("\n")
         );
-        assert_eq!(total, resources, "{flavour}: every rendered resource was validated");
-        assert_eq!(success, resources, "{flavour}: every rendered resource is valid");
+        assert_eq!(
+            total, resources,
+            "{flavour}: every rendered resource was validated"
+        );
+        assert_eq!(
+            success, resources,
+            "{flavour}: every rendered resource is valid"
+        );
         // The XRs were checked against our XRD, not skipped.
         assert!(
             stdout.contains("platform.hybridspoke.io/v1alpha1, Kind=XHybridSpoke"),

@@ -114,7 +114,10 @@ fn api_for(client: &kube::Client, object: &Value, plural: &str) -> Api<DynamicOb
         .expect("a group/version");
     let gvk = GroupVersionKind::gvk(group, version, object["kind"].as_str().expect("a kind"));
     let resource = ApiResource::from_gvk_with_plural(&gvk, plural);
-    match object.pointer("/metadata/namespace").and_then(Value::as_str) {
+    match object
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+    {
         Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
         None => Api::all_with(client.clone(), &resource),
     }
@@ -195,7 +198,10 @@ async fn api_server_accepts_the_xrd_derived_crd_and_the_example_xrs() {
             read.data["spec"]
         );
         // The API server applied the XRD's structural defaults.
-        assert_eq!(read.data["spec"]["providerConfigName"], "default", "{cloud}: defaulted");
+        assert_eq!(
+            read.data["spec"]["providerConfigName"], "default",
+            "{cloud}: defaulted"
+        );
         assert!(read.metadata.uid.is_some() && read.metadata.resource_version.is_some());
     }
     let all: Api<DynamicObject> = Api::all_with(
@@ -205,10 +211,7 @@ async fn api_server_accepts_the_xrd_derived_crd_and_the_example_xrs() {
             "xhybridspokes",
         ),
     );
-    let listed = all
-        .list(&Default::default())
-        .await
-        .expect("list XRs");
+    let listed = all.list(&Default::default()).await.expect("list XRs");
     assert_eq!(listed.items.len(), 2);
 
     // The XRD's CEL rules run in the real API server: an AWS spoke that says
@@ -225,7 +228,6 @@ async fn api_server_accepts_the_xrd_derived_crd_and_the_example_xrs() {
         text.contains("spec.azure is required when spec.cloud is azure"),
         "refused for the CEL rule: {text}"
     );
-
 }
 
 /// Crossplane installs the CRDs of a function package (its input types), so
@@ -234,8 +236,9 @@ async fn api_server_accepts_the_xrd_derived_crd_and_the_example_xrs() {
 async fn api_server_accepts_the_function_input_crd_and_the_platform_input() {
     let server = KubeApiServer::start().await;
     let client = server.client().await;
-    let crds = KubeApiServer::read_crds(&[examples::root()
-        .join("package/function/input/hybridspoke.fn.crossplane.io_inputs.yaml")]);
+    let crds =
+        KubeApiServer::read_crds(&[examples::root()
+            .join("package/function/input/hybridspoke.fn.crossplane.io_inputs.yaml")]);
     assert_eq!(crds.len(), 1);
     server.install_crds(&crds).await;
     let mut input = read_yaml("examples/input.yaml");
@@ -262,7 +265,9 @@ async fn api_server_accepts_the_legacy_xr_and_its_claim() {
         api_for(&client, &xr, "xhybridspokes")
             .create(&PostParams::default(), &to_create(xr))
             .await
-            .unwrap_or_else(|e| panic!("the API server refused examples/{cloud}/legacy-xr.yaml: {e}"));
+            .unwrap_or_else(|e| {
+                panic!("the API server refused examples/{cloud}/legacy-xr.yaml: {e}")
+            });
         let claim = read_yaml(&format!("examples/{cloud}/claim.yaml"));
         api_for(&client, &claim, "hybridspokes")
             .create(&PostParams::default(), &to_create(claim))
@@ -324,7 +329,11 @@ fn headscale_v0_29_creates_and_lists_a_preauth_key_and_stores_the_policy() {
             "expiration": hours_from_now(1),
         })),
     );
-    assert_eq!(created.status, 200, "create a pre-auth key: {}", created.body);
+    assert_eq!(
+        created.status, 200,
+        "create a pre-auth key: {}",
+        created.body
+    );
     let key = created.json()["preAuthKey"].clone();
     let secret = key["key"].as_str().expect("the secret is shown once");
     assert!(secret.starts_with("hskey-auth-"), "{secret}");
@@ -332,7 +341,10 @@ fn headscale_v0_29_creates_and_lists_a_preauth_key_and_stores_the_policy() {
 
     let listed = headscale.request("GET", "/api/v1/preauthkey", None);
     assert_eq!(listed.status, 200, "{}", listed.body);
-    let keys = listed.json()["preAuthKeys"].as_array().cloned().unwrap_or_default();
+    let keys = listed.json()["preAuthKeys"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let found = keys
         .iter()
         .find(|k| k["id"] == key["id"])
@@ -389,13 +401,23 @@ fn headscale_main_api_v2_keys_and_policy_etag() {
     );
     let key = created.json();
     let id = key["id"].as_str().expect("a key id").to_string();
-    assert!(key["key"].as_str().is_some_and(|k| !k.is_empty()), "the secret is returned once: {key}");
+    assert!(
+        key["key"].as_str().is_some_and(|k| !k.is_empty()),
+        "the secret is returned once: {key}"
+    );
     assert_eq!(key["capabilities"]["devices"]["create"]["reusable"], true);
 
     let listed = headscale.request("GET", "/api/v2/tailnet/-/keys", None);
     assert_eq!(listed.status, 200, "{}", listed.body);
-    let keys = listed.json()["keys"].as_array().cloned().expect("a keys envelope");
-    assert!(keys.iter().any(|k| k["id"] == id), "the key is listed: {}", listed.body);
+    let keys = listed.json()["keys"]
+        .as_array()
+        .cloned()
+        .expect("a keys envelope");
+    assert!(
+        keys.iter().any(|k| k["id"] == id),
+        "the key is listed: {}",
+        listed.body
+    );
     let one = headscale.request("GET", &format!("/api/v2/tailnet/-/keys/{id}"), None);
     assert_eq!(one.status, 200, "{}", one.body);
     assert_eq!(one.json()["id"], id);
@@ -407,28 +429,58 @@ fn headscale_main_api_v2_keys_and_policy_etag() {
         &[("Content-Type", "application/hujson")],
         Some(POLICY),
     );
-    assert_eq!(set.status, 200, "set the policy through /api/v2: {}", set.body);
-    let got = headscale.request_with("GET", "/api/v2/tailnet/-/acl", &[("Accept", "application/hujson")], None);
+    assert_eq!(
+        set.status, 200,
+        "set the policy through /api/v2: {}",
+        set.body
+    );
+    let got = headscale.request_with(
+        "GET",
+        "/api/v2/tailnet/-/acl",
+        &[("Accept", "application/hujson")],
+        None,
+    );
     assert_eq!(got.status, 200, "{}", got.body);
-    let etag = got.header("ETag").expect("the policy is served with an ETag").to_string();
-    assert!(etag.starts_with('"') && etag.ends_with('"') && etag.len() > 10, "{etag}");
+    let etag = got
+        .header("ETag")
+        .expect("the policy is served with an ETag")
+        .to_string();
+    assert!(
+        etag.starts_with('"') && etag.ends_with('"') && etag.len() > 10,
+        "{etag}"
+    );
     assert!(got.body.contains("tag:spoke"), "{}", got.body);
 
     let stale = headscale.request_with(
         "POST",
         "/api/v2/tailnet/-/acl",
-        &[("Content-Type", "application/hujson"), ("If-Match", "\"0000\"")],
+        &[
+            ("Content-Type", "application/hujson"),
+            ("If-Match", "\"0000\""),
+        ],
         Some(POLICY),
     );
-    assert_eq!(stale.status, 412, "a stale If-Match is refused: {}", stale.body);
+    assert_eq!(
+        stale.status, 412,
+        "a stale If-Match is refused: {}",
+        stale.body
+    );
     let fresh = headscale.request_with(
         "POST",
         "/api/v2/tailnet/-/acl",
         &[("Content-Type", "application/hujson"), ("If-Match", &etag)],
         Some(POLICY),
     );
-    assert_eq!(fresh.status, 200, "the current ETag is accepted: {}", fresh.body);
+    assert_eq!(
+        fresh.status, 200,
+        "the current ETag is accepted: {}",
+        fresh.body
+    );
 
     let revoked = headscale.request("DELETE", &format!("/api/v2/tailnet/-/keys/{id}"), None);
-    assert!(revoked.status == 200 || revoked.status == 204, "{}", revoked.body);
+    assert!(
+        revoked.status == 200 || revoked.status == 204,
+        "{}",
+        revoked.body
+    );
 }

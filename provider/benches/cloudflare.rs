@@ -19,7 +19,9 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use provider_hybrid_spoke::apis::cloudflare::{IngressRule, TunnelParameters, namespaced};
-use provider_hybrid_spoke::apis::{LocalSecretReference, ManagementAction, TypedProviderConfigReference};
+use provider_hybrid_spoke::apis::{
+    LocalSecretReference, ManagementAction, TypedProviderConfigReference,
+};
 use provider_hybrid_spoke::cloudflare::tunnel::{self, CloudflareConnector, TunnelClient};
 use provider_hybrid_spoke::cloudflare::{Client, ClientOptions};
 use provider_hybrid_spoke::managed::ExternalClient;
@@ -42,13 +44,23 @@ fn tunnel(i: usize) -> namespaced::Tunnel {
             for_provider: TunnelParameters {
                 zone: "example.com".into(),
                 ingress: vec![
-                    IngressRule { hostname: format!("app-{i}.example.com"), service: "http://app:80".into(), ..Default::default() },
-                    IngressRule { hostname: format!("api-{i}.example.com"), service: "http://api:80".into(), ..Default::default() },
+                    IngressRule {
+                        hostname: format!("app-{i}.example.com"),
+                        service: "http://app:80".into(),
+                        ..Default::default()
+                    },
+                    IngressRule {
+                        hostname: format!("api-{i}.example.com"),
+                        service: "http://api:80".into(),
+                        ..Default::default()
+                    },
                 ],
                 catch_all: "http_status:404".into(),
                 origin_request: None,
             },
-            write_connection_secret_to_ref: Some(LocalSecretReference { name: format!("spoke-{i}") }),
+            write_connection_secret_to_ref: Some(LocalSecretReference {
+                name: format!("spoke-{i}"),
+            }),
             provider_config_ref: TypedProviderConfigReference::default(),
             management_policies: vec![ManagementAction::All],
         },
@@ -72,7 +84,10 @@ async fn observe_all(client: &Arc<TunnelClient>, mrs: &[(namespaced::Tunnel, Str
 
 #[tokio::main]
 async fn main() {
-    let scale: u32 = std::env::var("BENCH_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(100);
+    let scale: u32 = std::env::var("BENCH_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100);
     let window = BUDGET_WINDOW / scale;
     let poll = POLLS[0] / scale;
     let sync = SYNC / scale;
@@ -83,9 +98,19 @@ async fn main() {
         list_window: poll,
         check_interval: sync,
     });
-    let api = Client::new(reqwest::Client::new(), &fake.url, ACCOUNT, TOKEN, BUDGET as u32, window, ClientOptions::default());
+    let api = Client::new(
+        reqwest::Client::new(),
+        &fake.url,
+        ACCOUNT,
+        TOKEN,
+        BUDGET as u32,
+        window,
+        ClientOptions::default(),
+    );
     let client = Arc::new(connector.external(api));
-    println!("Cloudflare observation cost (clock scaled 1/{scale}: budget {BUDGET} requests per {window:?}, poll {poll:?}, sync {sync:?})");
+    println!(
+        "Cloudflare observation cost (clock scaled 1/{scale}: budget {BUDGET} requests per {window:?}, poll {poll:?}, sync {sync:?})"
+    );
 
     // create
     let started = Instant::now();
@@ -97,13 +122,18 @@ async fn main() {
         mrs.push((mr, c.external_name));
     }
     let per_create = (fake.counters().requests - before) as f64 / 10.0;
-    println!("create: {per_create:.1} API requests per tunnel (2 hostnames: tunnel lookup, create, configuration, zone records, 2 CNAMEs, token)");
+    println!(
+        "create: {per_create:.1} API requests per tunnel (2 hostnames: tunnel lookup, create, configuration, zone records, 2 CNAMEs, token)"
+    );
     for i in 10..1000 {
         let mr = tunnel(i);
         let c = client.create(&mr).await.expect("create");
         mrs.push((mr, c.external_name));
     }
-    println!("created 1000 tunnels (2,000 CNAMEs) in {:?}", started.elapsed());
+    println!(
+        "created 1000 tunnels (2,000 CNAMEs) in {:?}",
+        started.elapsed()
+    );
 
     // steady state: one poll cycle = every tunnel observed once, lists older than the window
     let mut rows = Vec::new();
@@ -124,11 +154,14 @@ async fn main() {
     let per_tunnel_check = (check_cycle as f64 - rows[2].1 as f64) / 1000.0;
 
     println!();
-    println!("| tunnels | requests per poll cycle (lists) | per-tunnel checks per --sync | requests / 5 min at --poll 1m | at --poll 10m (default) | budget |");
+    println!(
+        "| tunnels | requests per poll cycle (lists) | per-tunnel checks per --sync | requests / 5 min at --poll 1m | at --poll 10m (default) | budget |"
+    );
     println!("| --- | --- | --- | --- | --- | --- |");
     let mut worst = 0.0f64;
     for (n, per_cycle) in &rows {
-        let checks = *n as f64 * per_tunnel_check * BUDGET_WINDOW.as_secs_f64() / SYNC.as_secs_f64();
+        let checks =
+            *n as f64 * per_tunnel_check * BUDGET_WINDOW.as_secs_f64() / SYNC.as_secs_f64();
         let per5: Vec<f64> = POLLS
             .iter()
             .map(|p| *per_cycle as f64 * BUDGET_WINDOW.as_secs_f64() / p.as_secs_f64() + checks)
@@ -143,10 +176,20 @@ async fn main() {
     }
     let naive = 1000.0 * (BUDGET_WINDOW.as_secs_f64() / 60.0) * 2.0;
     println!();
-    println!("per-tunnel check: {per_tunnel_check:.1} requests (configuration, connections, token) once per --sync");
-    println!("for comparison, 1,000 tunnels observed one tunnel GET + one record GET each per minute: {naive:.0} requests / 5 min ({:.1}x the budget)", naive / BUDGET as f64);
+    println!(
+        "per-tunnel check: {per_tunnel_check:.1} requests (configuration, connections, token) once per --sync"
+    );
+    println!(
+        "for comparison, 1,000 tunnels observed one tunnel GET + one record GET each per minute: {naive:.0} requests / 5 min ({:.1}x the budget)",
+        naive / BUDGET as f64
+    );
     let c = fake.counters();
-    println!("responses with status 429: {} (rate-limit refusals {}, most requests of the token in one window {} of {BUDGET})", c.rate_limited + c.injected_429, c.rate_limited, c.max_in_window);
+    println!(
+        "responses with status 429: {} (rate-limit refusals {}, most requests of the token in one window {} of {BUDGET})",
+        c.rate_limited + c.injected_429,
+        c.rate_limited,
+        c.max_in_window
+    );
     let violations = fake.violations();
     println!("OpenAPI violations: {}", violations.len());
     assert!(violations.is_empty(), "{violations:?}");

@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use kube::api::Api;
 use kube::ResourceExt;
+use kube::api::Api;
 
 use crate::acl::guardrails::{self, AclGuardrails};
 use crate::acl::merge::{self, Fragment};
@@ -14,10 +14,15 @@ use crate::acl::policy::{Entry, PolicyFragment};
 use crate::acl::writer::{Change, Outcome, Writers};
 use crate::apis::acl::{AclFragmentObservation, cluster, namespaced};
 use crate::apis::tailnet::{pc_cluster, pc_namespaced};
-use crate::apis::{Condition, DeletionPolicy, ManagementAction, ProviderConfigReference, TypedProviderConfigReference};
-use crate::managed::{Connector, Creation, ExternalClient, ExternalError, Managed, Observation, Readiness, Updated};
-use crate::providerconfig;
+use crate::apis::{
+    Condition, DeletionPolicy, ManagementAction, ProviderConfigReference,
+    TypedProviderConfigReference,
+};
 use crate::managed::usage::{resource_ref, usage_meta};
+use crate::managed::{
+    Connector, Creation, ExternalClient, ExternalError, Managed, Observation, Readiness, Updated,
+};
+use crate::providerconfig;
 use crate::tailnetkey::TailnetConnector;
 use crate::tailscale::TailnetApi;
 
@@ -40,7 +45,10 @@ macro_rules! managed_common {
             &self.spec.management_policies
         }
         fn conditions(&self) -> Vec<Condition> {
-            self.status.as_ref().map(|s| s.conditions.clone()).unwrap_or_default()
+            self.status
+                .as_ref()
+                .map(|s| s.conditions.clone())
+                .unwrap_or_default()
         }
         fn at_provider(&self) -> Option<serde_json::Value> {
             let ap = self.status.as_ref()?.at_provider.as_ref()?;
@@ -95,7 +103,10 @@ impl Managed for cluster::AclFragment {
         Some(self.spec.deletion_policy)
     }
     fn provider_config_ref(&self) -> (String, String) {
-        ("ProviderConfig".into(), self.spec.provider_config_ref.name.clone())
+        (
+            "ProviderConfig".into(),
+            self.spec.provider_config_ref.name.clone(),
+        )
     }
     fn usage(&self) -> Option<Self::Usage> {
         let name = self.spec.provider_config_ref.name.clone();
@@ -131,27 +142,56 @@ pub struct AclConnector {
 impl AclConnector {
     /// `window`: how long a tailnet's writer collects changes before writing.
     pub fn new(tailnets: TailnetConnector, window: Duration) -> Self {
-        Self { tailnets, writers: Writers::new(window) }
+        Self {
+            tailnets,
+            writers: Writers::new(window),
+        }
     }
 }
 
 /// Refuses a fragment that breaks a guardrail (before any API call).
-pub fn check_guardrails(p: &PolicyFragment, g: Option<&AclGuardrails>, what: &str) -> Result<(), ExternalError> {
+pub fn check_guardrails(
+    p: &PolicyFragment,
+    g: Option<&AclGuardrails>,
+    what: &str,
+) -> Result<(), ExternalError> {
     let problems = guardrails::check(p, &g.cloned().unwrap_or_default());
     if problems.is_empty() {
         return Ok(());
     }
-    Err(ExternalError::new(format!("refused by the guardrails of {what}: {}", problems.join("; "))))
+    Err(ExternalError::new(format!(
+        "refused by the guardrails of {what}: {}",
+        problems.join("; ")
+    )))
 }
 
 impl<K: AclFragmentResource> Connector<K> for AclConnector {
     type Client = AclFragmentClient;
 
-    async fn connect(&self, kube: &kube::Client, mr: &K) -> Result<AclFragmentClient, ExternalError> {
+    async fn connect(
+        &self,
+        kube: &kube::Client,
+        mr: &K,
+    ) -> Result<AclFragmentClient, ExternalError> {
         let (kind, name) = mr.provider_config_ref();
-        let resolved = providerconfig::resolve(kube, self.tailnets.watched(), mr.meta().namespace.as_deref(), &kind, &name).await?;
-        check_guardrails(mr.policy(), resolved.spec.acl_guardrails.as_ref(), &resolved.what)?;
-        let base = resolved.spec.base_url.clone().unwrap_or_else(|| "https://api.tailscale.com".into());
+        let resolved = providerconfig::resolve(
+            kube,
+            self.tailnets.watched(),
+            mr.meta().namespace.as_deref(),
+            &kind,
+            &name,
+        )
+        .await?;
+        check_guardrails(
+            mr.policy(),
+            resolved.spec.acl_guardrails.as_ref(),
+            &resolved.what,
+        )?;
+        let base = resolved
+            .spec
+            .base_url
+            .clone()
+            .unwrap_or_else(|| "https://api.tailscale.com".into());
         Ok(AclFragmentClient {
             api: self.tailnets.api_for(kube, &resolved).await?,
             tailnet: format!("{base}|{}", resolved.spec.tailnet),
@@ -169,14 +209,25 @@ pub struct AclFragmentClient {
 }
 
 fn describe(e: &Entry) -> String {
-    format!("{}[{}]", e.section.name(), serde_json::Value::from(e.key.as_str()))
+    format!(
+        "{}[{}]",
+        e.section.name(),
+        serde_json::Value::from(e.key.as_str())
+    )
 }
 
 impl AclFragmentClient {
     async fn submit(&self, change: Change) -> Result<(), ExternalError> {
-        match self.writers.submit(&self.tailnet, self.api.clone(), change).await? {
+        match self
+            .writers
+            .submit(&self.tailnet, self.api.clone(), change)
+            .await?
+        {
             Outcome::Applied => Ok(()),
-            Outcome::Conflict(msgs) => Err(ExternalError::new(format!("conflict, nothing written: {}", msgs.join("; ")))),
+            Outcome::Conflict(msgs) => Err(ExternalError::new(format!(
+                "conflict, nothing written: {}",
+                msgs.join("; ")
+            ))),
             Outcome::Rejected(msg) => Err(ExternalError::new(format!(
                 "the server refused the merged policy, which was left as it was: {msg}"
             ))),
@@ -185,7 +236,11 @@ impl AclFragmentClient {
 }
 
 impl<K: AclFragmentResource> ExternalClient<K> for AclFragmentClient {
-    async fn observe(&self, mr: &K, external_name: Option<&str>) -> Result<Observation, ExternalError> {
+    async fn observe(
+        &self,
+        mr: &K,
+        external_name: Option<&str>,
+    ) -> Result<Observation, ExternalError> {
         let Some(id) = external_name else {
             if mr.meta().deletion_timestamp.is_some() {
                 // Never written (refused or in conflict): forget it, so it
@@ -225,13 +280,23 @@ impl<K: AclFragmentResource> ExternalClient<K> for AclFragmentClient {
 
     async fn create(&self, mr: &K) -> Result<Creation, ExternalError> {
         let id = mr.fragment_id();
-        self.submit(Change::Apply(Fragment { id: id.clone(), entries: mr.policy().entries() })).await?;
-        Ok(Creation { external_name: id, ..Default::default() })
+        self.submit(Change::Apply(Fragment {
+            id: id.clone(),
+            entries: mr.policy().entries(),
+        }))
+        .await?;
+        Ok(Creation {
+            external_name: id,
+            ..Default::default()
+        })
     }
 
     async fn update(&self, mr: &K, external_name: &str) -> Result<Updated, ExternalError> {
-        self.submit(Change::Apply(Fragment { id: external_name.to_string(), entries: mr.policy().entries() }))
-            .await?;
+        self.submit(Change::Apply(Fragment {
+            id: external_name.to_string(),
+            entries: mr.policy().entries(),
+        }))
+        .await?;
         Ok(Updated::default())
     }
 
@@ -241,7 +306,11 @@ impl<K: AclFragmentResource> ExternalClient<K> for AclFragmentClient {
 
     /// The id is derived from the resource's name, so an unrecorded create
     /// is found again by the next merge: creating again is safe.
-    async fn recover_incomplete_create(&self, _mr: &K, _pending: jiff::Timestamp) -> Result<Option<crate::managed::Recovery>, ExternalError> {
+    async fn recover_incomplete_create(
+        &self,
+        _mr: &K,
+        _pending: jiff::Timestamp,
+    ) -> Result<Option<crate::managed::Recovery>, ExternalError> {
         Ok(Some(crate::managed::Recovery::NothingCreated))
     }
 }

@@ -3,8 +3,8 @@
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
-use crate::apis::cloudflare;
 use crate::apis::acl;
+use crate::apis::cloudflare;
 use crate::apis::tailnet::{cluster, namespaced, pc_cluster, pc_namespaced};
 
 /// The CRDs, in a stable order.

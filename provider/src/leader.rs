@@ -17,7 +17,12 @@ pub struct Elector {
 }
 
 impl Elector {
-    pub fn new(client: kube::Client, namespace: &str, identity: String, lease_duration: Duration) -> Self {
+    pub fn new(
+        client: kube::Client,
+        namespace: &str,
+        identity: String,
+        lease_duration: Duration,
+    ) -> Self {
         Self {
             api: Api::namespaced(client, namespace),
             identity,
@@ -54,7 +59,9 @@ impl Elector {
             Some(mut lease) => {
                 let spec = lease.spec.get_or_insert_with(Default::default);
                 let holder = spec.holder_identity.clone().unwrap_or_default();
-                let duration = jiff::SignedDuration::from_secs(i64::from(spec.lease_duration_seconds.unwrap_or(secs)));
+                let duration = jiff::SignedDuration::from_secs(i64::from(
+                    spec.lease_duration_seconds.unwrap_or(secs),
+                ));
                 let expired = spec
                     .renew_time
                     .as_ref()
@@ -70,7 +77,11 @@ impl Elector {
                 }
                 spec.lease_duration_seconds = Some(secs);
                 spec.renew_time = Some(now);
-                match self.api.replace(LEASE_NAME, &PostParams::default(), &lease).await {
+                match self
+                    .api
+                    .replace(LEASE_NAME, &PostParams::default(), &lease)
+                    .await
+                {
                     Ok(_) => Ok(true),
                     Err(kube::Error::Api(s)) if s.code == 409 => Ok(false),
                     Err(e) => Err(e),
@@ -84,7 +95,9 @@ impl Elector {
         loop {
             match self.try_acquire().await {
                 Ok(true) => return,
-                Ok(false) => tracing::info!(identity = %self.identity, "waiting for the leader lease"),
+                Ok(false) => {
+                    tracing::info!(identity = %self.identity, "waiting for the leader lease")
+                }
                 Err(e) => tracing::warn!("cannot take the leader lease: {e}"),
             }
             tokio::time::sleep(self.lease_duration / 6).await;

@@ -21,8 +21,14 @@ fn address(s: &str) -> Result<Bind, String> {
     if s.is_empty() || s == "0" {
         return Ok(Bind(None));
     }
-    let s = if s.starts_with(':') { format!("0.0.0.0{s}") } else { s.to_string() };
-    s.parse().map(|a| Bind(Some(a))).map_err(|e| format!("{s:?}: {e}"))
+    let s = if s.starts_with(':') {
+        format!("0.0.0.0{s}")
+    } else {
+        s.to_string()
+    };
+    s.parse()
+        .map(|a| Bind(Some(a)))
+        .map_err(|e| format!("{s:?}: {e}"))
 }
 
 /// Crossplane provider for hybrid spokes: TailnetKey (Tailscale API v2 or
@@ -77,13 +83,23 @@ struct Flags {
 
 fn main() -> std::process::ExitCode {
     let flags = Flags::parse();
-    let filter = if flags.debug { "debug,hyper=info,h2=info,tower=info,rustls=info,kube=info" } else { "info" };
+    let filter = if flags.debug {
+        "debug,hyper=info,h2=info,tower=info,rustls=info,kube=info"
+    } else {
+        "info"
+    };
     tracing_subscriber::fmt()
         .json()
         .with_current_span(false)
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| filter.into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+                .unwrap_or_else(|_| filter.into()),
+        )
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             tracing::error!("cannot start the runtime: {e}");
@@ -94,7 +110,9 @@ fn main() -> std::process::ExitCode {
         let client = match kube::Client::try_default().await {
             Ok(c) => c,
             Err(e) => {
-                tracing::error!("cannot build a Kubernetes client (in-cluster config or KUBECONFIG): {e}");
+                tracing::error!(
+                    "cannot build a Kubernetes client (in-cluster config or KUBECONFIG): {e}"
+                );
                 return std::process::ExitCode::FAILURE;
             }
         };
@@ -115,7 +133,8 @@ fn main() -> std::process::ExitCode {
             max_reconcile_rate: flags.max_reconcile_rate,
             leader_election: flags.leader_election,
             lease_duration: flags.leader_election_lease_duration,
-            leader_namespace: std::env::var("POD_NAMESPACE").unwrap_or_else(|_| "crossplane-system".into()),
+            leader_namespace: std::env::var("POD_NAMESPACE")
+                .unwrap_or_else(|_| "crossplane-system".into()),
             identity,
             metrics_addr: flags.metrics_bind_address.0,
             health_addr: flags.health_probe_bind_addr.0,
@@ -131,10 +150,11 @@ fn main() -> std::process::ExitCode {
         };
         let (stop_tx, shutdown) = Shutdown::new();
         tokio::spawn(async move {
-            let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => return,
-            };
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(s) => s,
+                    Err(_) => return,
+                };
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {}
                 _ = term.recv() => {}

@@ -16,9 +16,9 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
 use tokio::sync::watch;
 
-use crate::apis::cloudflare as cf;
 use crate::aclfragment::AclConnector;
 use crate::apis::acl;
+use crate::apis::cloudflare as cf;
 use crate::apis::tailnet::{cluster, namespaced, pc_cluster, pc_namespaced};
 use crate::cloudflare::tunnel::{self as cftunnel, CloudflareConnector};
 use crate::managed::conditions::{self, TYPE_READY, TYPE_SYNCED};
@@ -142,7 +142,13 @@ impl Controllers {
             metrics.clone(),
             limiter.clone(),
         ));
-        let cluster_acls = Arc::new(Reconciler::new(client.clone(), acls, settings.reconcile.clone(), metrics.clone(), limiter));
+        let cluster_acls = Arc::new(Reconciler::new(
+            client.clone(),
+            acls,
+            settings.reconcile.clone(),
+            metrics.clone(),
+            limiter,
+        ));
         Self {
             client,
             settings,
@@ -158,24 +164,54 @@ impl Controllers {
 
     /// Runs every controller until `shutdown`.
     pub async fn run(self, shutdown: Shutdown) {
-        futures::join!(self.run_tailnet(shutdown.clone()), self.run_cloudflare(shutdown));
+        futures::join!(
+            self.run_tailnet(shutdown.clone()),
+            self.run_cloudflare(shutdown)
+        );
     }
 
     /// Runs the tailnet controllers until `shutdown`.
     async fn run_tailnet(&self, shutdown: Shutdown) {
         let s = &self.settings;
         futures::join!(
-            run_managed(self.client.clone(), self.namespaced_keys.clone(), s, self.metrics.clone(), shutdown.clone()),
-            run_managed(self.client.clone(), self.cluster_keys.clone(), s, self.metrics.clone(), shutdown.clone()),
-            run_managed(self.client.clone(), self.namespaced_acls.clone(), s, self.metrics.clone(), shutdown.clone()),
-            run_managed(self.client.clone(), self.cluster_acls.clone(), s, self.metrics.clone(), shutdown.clone()),
+            run_managed(
+                self.client.clone(),
+                self.namespaced_keys.clone(),
+                s,
+                self.metrics.clone(),
+                shutdown.clone()
+            ),
+            run_managed(
+                self.client.clone(),
+                self.cluster_keys.clone(),
+                s,
+                self.metrics.clone(),
+                shutdown.clone()
+            ),
+            run_managed(
+                self.client.clone(),
+                self.namespaced_acls.clone(),
+                s,
+                self.metrics.clone(),
+                shutdown.clone()
+            ),
+            run_managed(
+                self.client.clone(),
+                self.cluster_acls.clone(),
+                s,
+                self.metrics.clone(),
+                shutdown.clone()
+            ),
             run_provider_config::<pc_namespaced::ProviderConfig, pc_namespaced::ProviderConfigUsage>(
                 self.client.clone(),
                 "ProviderConfig",
                 true,
                 shutdown.clone()
             ),
-            run_provider_config::<pc_namespaced::ClusterProviderConfig, pc_namespaced::ProviderConfigUsage>(
+            run_provider_config::<
+                pc_namespaced::ClusterProviderConfig,
+                pc_namespaced::ProviderConfigUsage,
+            >(
                 self.client.clone(),
                 "ClusterProviderConfig",
                 false,
@@ -194,21 +230,42 @@ impl Controllers {
     async fn run_cloudflare(&self, shutdown: Shutdown) {
         let s = &self.settings;
         futures::join!(
-            run_managed(self.client.clone(), self.namespaced_tunnels.clone(), s, self.metrics.clone(), shutdown.clone()),
-            run_managed(self.client.clone(), self.cluster_tunnels.clone(), s, self.metrics.clone(), shutdown.clone()),
-            run_provider_config::<cf::pc_namespaced::ProviderConfig, cf::pc_namespaced::ProviderConfigUsage>(
+            run_managed(
+                self.client.clone(),
+                self.namespaced_tunnels.clone(),
+                s,
+                self.metrics.clone(),
+                shutdown.clone()
+            ),
+            run_managed(
+                self.client.clone(),
+                self.cluster_tunnels.clone(),
+                s,
+                self.metrics.clone(),
+                shutdown.clone()
+            ),
+            run_provider_config::<
+                cf::pc_namespaced::ProviderConfig,
+                cf::pc_namespaced::ProviderConfigUsage,
+            >(
                 self.client.clone(),
                 "ProviderConfig",
                 true,
                 shutdown.clone()
             ),
-            run_provider_config::<cf::pc_namespaced::ClusterProviderConfig, cf::pc_namespaced::ProviderConfigUsage>(
+            run_provider_config::<
+                cf::pc_namespaced::ClusterProviderConfig,
+                cf::pc_namespaced::ProviderConfigUsage,
+            >(
                 self.client.clone(),
                 "ClusterProviderConfig",
                 false,
                 shutdown.clone()
             ),
-            run_provider_config::<cf::pc_cluster::ProviderConfig, cf::pc_cluster::ProviderConfigUsage>(
+            run_provider_config::<
+                cf::pc_cluster::ProviderConfig,
+                cf::pc_cluster::ProviderConfigUsage,
+            >(
                 self.client.clone(),
                 "ProviderConfig",
                 false,
@@ -225,8 +282,13 @@ fn ticker(every: Duration) -> impl futures::Stream<Item = ()> + Send {
     })
 }
 
-async fn run_managed<K, C>(client: kube::Client, rec: Arc<Reconciler<K, C>>, s: &Settings, metrics: Arc<Metrics>, shutdown: Shutdown)
-where
+async fn run_managed<K, C>(
+    client: kube::Client,
+    rec: Arc<Reconciler<K, C>>,
+    s: &Settings,
+    metrics: Arc<Metrics>,
+    shutdown: Shutdown,
+) where
     K: Managed,
     C: Connector<K>,
 {
@@ -250,8 +312,14 @@ where
         tokio::pin!(stop);
         loop {
             let items = gauge_reader.state();
-            let ready = items.iter().filter(|o| conditions::is_true(&o.conditions(), TYPE_READY)).count();
-            let synced = items.iter().filter(|o| conditions::is_true(&o.conditions(), TYPE_SYNCED)).count();
+            let ready = items
+                .iter()
+                .filter(|o| conditions::is_true(&o.conditions(), TYPE_READY))
+                .count();
+            let synced = items
+                .iter()
+                .filter(|o| conditions::is_true(&o.conditions(), TYPE_SYNCED))
+                .count();
             metrics.exists.get_or_create(&gvk).set(items.len() as i64);
             metrics.ready.get_or_create(&gvk).set(ready as i64);
             metrics.synced.get_or_create(&gvk).set(synced as i64);
@@ -267,7 +335,9 @@ where
         .reconcile_all_on(ticker(s.sync))
         .graceful_shutdown_on(shutdown.wait())
         .run(
-            |obj: Arc<K>, rec: Arc<Reconciler<K, C>>| async move { Ok::<Action, Infallible>(rec.reconcile(obj).await) },
+            |obj: Arc<K>, rec: Arc<Reconciler<K, C>>| async move {
+                Ok::<Action, Infallible>(rec.reconcile(obj).await)
+            },
             |_obj, _err: &Infallible, _rec| Action::requeue(Duration::from_secs(5)),
             rec,
         )
@@ -275,10 +345,20 @@ where
     futures::join!(controller, gauges);
 }
 
-async fn run_provider_config<P, U>(client: kube::Client, kind: &'static str, namespaced: bool, shutdown: Shutdown)
-where
+async fn run_provider_config<P, U>(
+    client: kube::Client,
+    kind: &'static str,
+    namespaced: bool,
+    shutdown: Shutdown,
+) where
     P: ProviderConfigKind,
-    U: Resource<DynamicType = ()> + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + Sync + 'static,
+    U: Resource<DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
 {
     let pcs = Api::<P>::all(client.clone());
     let usages = Api::<U>::all(client.clone());
@@ -286,12 +366,20 @@ where
     Controller::new(pcs, watcher::Config::default())
         .watches(usages, watcher::Config::default(), move |u: U| {
             let labels = u.labels();
-            if labels.get(usage::LABEL_PROVIDER_CONFIG_KIND).map(String::as_str) != Some(kind) {
+            if labels
+                .get(usage::LABEL_PROVIDER_CONFIG_KIND)
+                .map(String::as_str)
+                != Some(kind)
+            {
                 return None;
             }
             let name = labels.get(usage::LABEL_PROVIDER_CONFIG)?.clone();
             let r = ObjectRef::<P>::new(&name);
-            Some(if namespaced { r.within(&u.namespace().unwrap_or_default()) } else { r })
+            Some(if namespaced {
+                r.within(&u.namespace().unwrap_or_default())
+            } else {
+                r
+            })
         })
         .graceful_shutdown_on(shutdown.wait())
         .run(
@@ -319,19 +407,21 @@ pub async fn serve(
     use axum::routing::get;
     let health = {
         let ready = ready.clone();
-        Router::new().route("/healthz", get(|| async { "ok" })).route(
-            "/readyz",
-            get(move || {
-                let ready = ready.clone();
-                async move {
-                    if ready.load(Ordering::Relaxed) {
-                        (StatusCode::OK, "ok")
-                    } else {
-                        (StatusCode::SERVICE_UNAVAILABLE, "not ready")
+        Router::new()
+            .route("/healthz", get(|| async { "ok" }))
+            .route(
+                "/readyz",
+                get(move || {
+                    let ready = ready.clone();
+                    async move {
+                        if ready.load(Ordering::Relaxed) {
+                            (StatusCode::OK, "ok")
+                        } else {
+                            (StatusCode::SERVICE_UNAVAILABLE, "not ready")
+                        }
                     }
-                }
-            }),
-        )
+                }),
+            )
     };
     let metrics_router = Router::new().route(
         "/metrics",
@@ -339,7 +429,10 @@ pub async fn serve(
             let metrics = metrics.clone();
             async move {
                 (
-                    [(axum::http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    )],
                     metrics.encode(),
                 )
             }
@@ -363,7 +456,9 @@ pub async fn serve(
         tracing::info!(%addr, "serving HTTP");
         let stop = shutdown.clone();
         tasks.push(tokio::spawn(async move {
-            axum::serve(listener, router).with_graceful_shutdown(stop.wait()).await
+            axum::serve(listener, router)
+                .with_graceful_shutdown(stop.wait())
+                .await
         }));
     }
     for t in tasks {
@@ -376,7 +471,11 @@ pub async fn serve(
 }
 
 /// Runs the provider until `shutdown` (or until leadership is lost).
-pub async fn run(client: kube::Client, settings: Settings, shutdown: Shutdown) -> Result<(), String> {
+pub async fn run(
+    client: kube::Client,
+    settings: Settings,
+    shutdown: Shutdown,
+) -> Result<(), String> {
     let metrics = Arc::new(Metrics::new());
     let ready = Arc::new(AtomicBool::new(false));
     let servers = serve(

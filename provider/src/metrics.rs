@@ -54,7 +54,8 @@ impl Metrics {
         let ready = Family::<Gvk, Gauge>::default();
         let synced = Family::<Gvk, Gauge>::default();
         let h = || Histograms::new_with_constructor(seconds_1_to_3600 as fn() -> Histogram);
-        let (first_time_to_reconcile, first_time_to_readiness, deletion, drift) = (h(), h(), h(), h());
+        let (first_time_to_reconcile, first_time_to_readiness, deletion, drift) =
+            (h(), h(), h(), h());
         let reconcile_total = Family::<ControllerResult, Counter>::default();
         registry.register(
             "crossplane_managed_resource_exists",
@@ -121,6 +122,8 @@ impl Metrics {
     }
 
     pub fn gvk(gvk: &str) -> Gvk {
-        Gvk { gvk: gvk.to_string() }
+        Gvk {
+            gvk: gvk.to_string(),
+        }
     }
 }

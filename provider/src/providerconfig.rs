@@ -10,9 +10,9 @@ use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
+use crate::apis::Condition;
 use crate::apis::SecretKeySelector;
 use crate::apis::tailnet::{ProviderConfigSpec, ProviderConfigStatus, pc_cluster, pc_namespaced};
-use crate::apis::Condition;
 use crate::managed::ExternalError;
 use crate::managed::conditions;
 use crate::managed::usage::{LABEL_PROVIDER_CONFIG, LABEL_PROVIDER_CONFIG_KIND};
@@ -50,8 +50,20 @@ pub trait ConfigFamily {
         + Send
         + Sync
         + 'static;
-    type Cluster: Resource<DynamicType = ()> + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + Sync + 'static;
-    type Legacy: Resource<DynamicType = ()> + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + Sync + 'static;
+    type Cluster: Resource<DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static;
+    type Legacy: Resource<DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static;
     fn namespaced_spec(pc: Self::Namespaced) -> Self::Spec;
     fn cluster_spec(pc: Self::Cluster) -> Self::Spec;
     fn legacy_spec(pc: Self::Legacy) -> Self::Spec;
@@ -179,9 +191,20 @@ pub async fn read_secret<S>(
         .as_ref()
         .and_then(|d| d.get(&sel.key))
         .map(|b| String::from_utf8_lossy(&b.0).trim().to_string())
-        .or_else(|| secret.string_data.as_ref().and_then(|d| d.get(&sel.key)).map(|s| s.trim().to_string()))
+        .or_else(|| {
+            secret
+                .string_data
+                .as_ref()
+                .and_then(|d| d.get(&sel.key))
+                .map(|s| s.trim().to_string())
+        })
         .filter(|v| !v.is_empty());
-    value.ok_or_else(|| ExternalError::new(format!("credentials Secret {ns}/{} has no key {:?}", sel.name, sel.key)))
+    value.ok_or_else(|| {
+        ExternalError::new(format!(
+            "credentials Secret {ns}/{} has no key {:?}",
+            sel.name, sel.key
+        ))
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -190,24 +213,39 @@ pub async fn read_secret<S>(
 
 /// A ProviderConfig kind the controller counts users of.
 pub trait ProviderConfigKind:
-    Resource<DynamicType = ()> + Clone + std::fmt::Debug + serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static
+    Resource<DynamicType = ()>
+    + Clone
+    + std::fmt::Debug
+    + serde::Serialize
+    + serde::de::DeserializeOwned
+    + Send
+    + Sync
+    + 'static
 {
     fn status(&self) -> Option<&ProviderConfigStatus>;
     fn api(client: &kube::Client, namespace: Option<&str>) -> Api<Self>;
     /// How many usages name this ProviderConfig; deletes usages that have no
     /// controller (e.g. restored from a backup without their owner).
-    fn count_users(client: &kube::Client, pc: &Self) -> impl std::future::Future<Output = Result<i64, kube::Error>> + Send;
+    fn count_users(
+        client: &kube::Client,
+        pc: &Self,
+    ) -> impl std::future::Future<Output = Result<i64, kube::Error>> + Send;
 }
 
 pub fn selector(kind: &str, name: &str) -> ListParams {
-    ListParams::default().labels(&format!("{LABEL_PROVIDER_CONFIG}={name},{LABEL_PROVIDER_CONFIG_KIND}={kind}"))
+    ListParams::default().labels(&format!(
+        "{LABEL_PROVIDER_CONFIG}={name},{LABEL_PROVIDER_CONFIG_KIND}={kind}"
+    ))
 }
 
 /// (namespace, name, has a controller) of every usage `lp` selects, read as
 /// metadata 500 at a time: a full LIST of thousands of usages (each with its
 /// managedFields) on every usage change was the provider's largest memory
 /// peak in the scale bench.
-async fn usages<U>(api: &Api<U>, lp: ListParams) -> Result<Vec<(Option<String>, String, bool)>, kube::Error>
+async fn usages<U>(
+    api: &Api<U>,
+    lp: ListParams,
+) -> Result<Vec<(Option<String>, String, bool)>, kube::Error>
 where
     U: Resource<DynamicType = ()> + Clone + std::fmt::Debug + serde::de::DeserializeOwned,
 {
@@ -250,11 +288,19 @@ where
 /// ClusterProviderConfig `name`; deletes those without a controller.
 pub async fn count_cluster_users<U>(client: &kube::Client, name: &str) -> Result<i64, kube::Error>
 where
-    U: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope> + Clone + std::fmt::Debug + serde::de::DeserializeOwned,
+    U: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned,
 {
     // usages of all namespaces; deletions go through a namespaced API
     let mut users = 0;
-    for (ns, name, controlled) in usages(&Api::<U>::all(client.clone()), selector("ClusterProviderConfig", name)).await? {
+    for (ns, name, controlled) in usages(
+        &Api::<U>::all(client.clone()),
+        selector("ClusterProviderConfig", name),
+    )
+    .await?
+    {
         if controlled {
             users += 1;
         } else if let Some(ns) = ns {
@@ -323,13 +369,18 @@ pub fn in_use_condition(users: i64) -> Condition {
         status: "True".into(),
         last_transition_time: String::new(),
         reason: "InUse".into(),
-        message: Some(format!("Blocking deletion while usages still exist ({users} users)")),
+        message: Some(format!(
+            "Blocking deletion while usages still exist ({users} users)"
+        )),
         observed_generation: None,
     }
 }
 
 /// Reconciles one ProviderConfig: the in-use finalizer, `status.users`.
-pub async fn reconcile<P: ProviderConfigKind>(pc: Arc<P>, client: Arc<kube::Client>) -> Result<Action, kube::Error> {
+pub async fn reconcile<P: ProviderConfigKind>(
+    pc: Arc<P>,
+    client: Arc<kube::Client>,
+) -> Result<Action, kube::Error> {
     let api = P::api(&client, pc.meta().namespace.as_deref());
     let name = pc.name_any();
     let users = P::count_users(&client, &pc).await?;
@@ -348,11 +399,21 @@ pub async fn reconcile<P: ProviderConfigKind>(pc: Arc<P>, client: Arc<kube::Clie
     status.users = users;
     let now = jiff::Timestamp::now().to_string();
     if deleting && users > 0 {
-        changed |= conditions::set(&mut status.conditions, in_use_condition(users), pc.meta().generation, &now).is_some();
+        changed |= conditions::set(
+            &mut status.conditions,
+            in_use_condition(users),
+            pc.meta().generation,
+            &now,
+        )
+        .is_some();
     }
     if changed {
-        api.patch_status(&name, &PatchParams::default(), &Patch::Merge(json!({ "status": status })))
-            .await?;
+        api.patch_status(
+            &name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "status": status })),
+        )
+        .await?;
     }
     if deleting {
         if users == 0 && has_finalizer {

@@ -9,16 +9,17 @@ use jiff::{SignedDuration, Timestamp};
 use kube::ResourceExt;
 
 use crate::apis::tailnet::{
-    Backend, HeadscaleApi, KeyType, Rotation, TailnetKeyObservation, TailnetKeyParameters, cluster, namespaced,
-    pc_cluster, pc_namespaced,
+    Backend, HeadscaleApi, KeyType, Rotation, TailnetKeyObservation, TailnetKeyParameters, cluster,
+    namespaced, pc_cluster, pc_namespaced,
 };
 use crate::managed::decide::{Replacement, parse_go_duration};
 use crate::managed::{
-    ConnectionDetails, Connector, Creation, ExternalClient, ExternalError, Managed, Observation, Readiness, Updated,
+    ConnectionDetails, Connector, Creation, ExternalClient, ExternalError, Managed, Observation,
+    Readiness, Updated,
 };
 use crate::providerconfig;
-use crate::watched::Watched;
 use crate::tailscale::{self, KeyInfo, KeyRequest, TailnetApi, headscale, v2};
+use crate::watched::Watched;
 
 /// Connection Secret keys.
 pub const KEY_AUTHKEY: &str = "authkey";
@@ -31,7 +32,11 @@ pub trait TailnetKeyResource: Managed {
     fn rotation(&self) -> Option<&Rotation>;
 }
 
-crate::managed::impl_managed_namespaced!(namespaced::TailnetKey, pc_namespaced::ProviderConfigUsage, pc_namespaced::ProviderConfigUsageFields);
+crate::managed::impl_managed_namespaced!(
+    namespaced::TailnetKey,
+    pc_namespaced::ProviderConfigUsage,
+    pc_namespaced::ProviderConfigUsageFields
+);
 
 impl TailnetKeyResource for namespaced::TailnetKey {
     fn params(&self) -> &TailnetKeyParameters {
@@ -42,7 +47,11 @@ impl TailnetKeyResource for namespaced::TailnetKey {
     }
 }
 
-crate::managed::impl_managed_cluster!(cluster::TailnetKey, pc_cluster::ProviderConfigUsage, pc_cluster::ProviderConfigUsageFields);
+crate::managed::impl_managed_cluster!(
+    cluster::TailnetKey,
+    pc_cluster::ProviderConfigUsage,
+    pc_cluster::ProviderConfigUsageFields
+);
 
 impl TailnetKeyResource for cluster::TailnetKey {
     fn params(&self) -> &TailnetKeyParameters {
@@ -81,14 +90,32 @@ impl TailnetConnector {
     }
 
     /// Builds the API client a ProviderConfig describes.
-    pub async fn api_for(&self, kube: &kube::Client, resolved: &providerconfig::Resolved) -> Result<TailnetApi, ExternalError> {
+    pub async fn api_for(
+        &self,
+        kube: &kube::Client,
+        resolved: &providerconfig::Resolved,
+    ) -> Result<TailnetApi, ExternalError> {
         let spec = &resolved.spec;
         let creds = &spec.credentials;
         let auth = match (&creds.api_key_secret_ref, &creds.oauth) {
-            (Some(sel), None) => v2::Auth::ApiKey(providerconfig::read_secret(kube, &self.watched, resolved, sel).await?),
+            (Some(sel), None) => v2::Auth::ApiKey(
+                providerconfig::read_secret(kube, &self.watched, resolved, sel).await?,
+            ),
             (None, Some(o)) => v2::Auth::OAuth {
-                client_id: providerconfig::read_secret(kube, &self.watched, resolved, &o.client_id_secret_ref).await?,
-                client_secret: providerconfig::read_secret(kube, &self.watched, resolved, &o.client_secret_secret_ref).await?,
+                client_id: providerconfig::read_secret(
+                    kube,
+                    &self.watched,
+                    resolved,
+                    &o.client_id_secret_ref,
+                )
+                .await?,
+                client_secret: providerconfig::read_secret(
+                    kube,
+                    &self.watched,
+                    resolved,
+                    &o.client_secret_secret_ref,
+                )
+                .await?,
                 scopes: o.scopes.clone(),
                 cache: self.tokens.clone(),
             },
@@ -101,24 +128,44 @@ impl TailnetConnector {
         };
         match spec.backend {
             Backend::Tailscale => {
-                let base = spec.base_url.clone().unwrap_or_else(|| "https://api.tailscale.com".into());
-                Ok(TailnetApi::V2(v2::Client::new(self.http.clone(), &base, &spec.tailnet, auth, false)))
+                let base = spec
+                    .base_url
+                    .clone()
+                    .unwrap_or_else(|| "https://api.tailscale.com".into());
+                Ok(TailnetApi::V2(v2::Client::new(
+                    self.http.clone(),
+                    &base,
+                    &spec.tailnet,
+                    auth,
+                    false,
+                )))
             }
             Backend::Headscale => {
                 let Some(base) = spec.base_url.clone() else {
-                    return Err(ExternalError::new(format!("{}: a Headscale backend needs baseURL", resolved.what)));
+                    return Err(ExternalError::new(format!(
+                        "{}: a Headscale backend needs baseURL",
+                        resolved.what
+                    )));
                 };
                 let v2client = v2::Client::new(self.http.clone(), &base, "-", auth.clone(), true);
                 let use_v2 = match spec.headscale_api {
                     HeadscaleApi::V1 => false,
                     HeadscaleApi::V2 => true,
                     HeadscaleApi::Auto => {
-                        let known = self.probes.lock().unwrap_or_else(|e| e.into_inner()).get(&base).copied();
+                        let known = self
+                            .probes
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .get(&base)
+                            .copied();
                         match known {
                             Some(v) => v,
                             None => {
                                 let has = v2client.probe().await?;
-                                self.probes.lock().unwrap_or_else(|e| e.into_inner()).insert(base.clone(), has);
+                                self.probes
+                                    .lock()
+                                    .unwrap_or_else(|e| e.into_inner())
+                                    .insert(base.clone(), has);
                                 has
                             }
                         }
@@ -147,9 +194,20 @@ impl TailnetConnector {
 impl<K: TailnetKeyResource> Connector<K> for TailnetConnector {
     type Client = TailnetKeyClient;
 
-    async fn connect(&self, kube: &kube::Client, mr: &K) -> Result<TailnetKeyClient, ExternalError> {
+    async fn connect(
+        &self,
+        kube: &kube::Client,
+        mr: &K,
+    ) -> Result<TailnetKeyClient, ExternalError> {
         let (kind, name) = mr.provider_config_ref();
-        let resolved = providerconfig::resolve(kube, &self.watched, mr.meta().namespace.as_deref(), &kind, &name).await?;
+        let resolved = providerconfig::resolve(
+            kube,
+            &self.watched,
+            mr.meta().namespace.as_deref(),
+            &kind,
+            &name,
+        )
+        .await?;
         Ok(TailnetKeyClient {
             api: self.api_for(kube, &resolved).await?,
         })
@@ -192,37 +250,55 @@ pub fn client_drift(p: &TailnetKeyParameters, info: &KeyInfo) -> Option<String> 
         diffs.push(format!("tags {:?} -> {:?}", info.tags, p.tags));
     }
     if p.description != info.description {
-        diffs.push(format!("description {:?} -> {:?}", info.description, p.description));
+        diffs.push(format!(
+            "description {:?} -> {:?}",
+            info.description, p.description
+        ));
     }
     (!diffs.is_empty()).then(|| diffs.join("; "))
 }
 
 /// Whether (and why) an existing key must be replaced at `now`.
-pub fn replacement(p: &TailnetKeyParameters, rotation: Option<&Rotation>, info: &KeyInfo, now: Timestamp) -> Option<Replacement> {
+pub fn replacement(
+    p: &TailnetKeyParameters,
+    rotation: Option<&Rotation>,
+    info: &KeyInfo,
+    now: Timestamp,
+) -> Option<Replacement> {
     if let Some(revoked) = info.revoked {
         return Some(Replacement {
             reason: "RevokedExternally".into(),
-            message: format!("key {} was revoked outside the provider at {revoked}; created a new one", info.id),
+            message: format!(
+                "key {} was revoked outside the provider at {revoked}; created a new one",
+                info.id
+            ),
         });
     }
     if let Some(expires) = info.expires {
         if expires <= now {
             return Some(Replacement {
                 reason: "Expired".into(),
-                message: format!("key {} expired or was revoked at {expires}; created a new one", info.id),
+                message: format!(
+                    "key {} expired or was revoked at {expires}; created a new one",
+                    info.id
+                ),
             });
         }
         if p.key_type == KeyType::Auth
             && let Some(before) = rotation.and_then(|r| parse_go_duration(&r.renew_before))
             && let Ok(before) = SignedDuration::try_from(before)
-            && expires.checked_sub(before).is_ok_and(|renew_at| renew_at <= now)
+            && expires
+                .checked_sub(before)
+                .is_ok_and(|renew_at| renew_at <= now)
         {
             return Some(Replacement {
                 reason: "ExpiresSoon".into(),
                 message: format!(
                     "key {} expires at {expires}, within rotation.renewBefore {}; rotated it",
                     info.id,
-                    rotation.map(|r| r.renew_before.as_str()).unwrap_or_default()
+                    rotation
+                        .map(|r| r.renew_before.as_str())
+                        .unwrap_or_default()
                 ),
             });
         }
@@ -253,7 +329,11 @@ fn observation(info: &KeyInfo, api: &str) -> TailnetKeyObservation {
 }
 
 impl<K: TailnetKeyResource> ExternalClient<K> for TailnetKeyClient {
-    async fn observe(&self, mr: &K, external_name: Option<&str>) -> Result<Observation, ExternalError> {
+    async fn observe(
+        &self,
+        mr: &K,
+        external_name: Option<&str>,
+    ) -> Result<Observation, ExternalError> {
         let Some(id) = external_name else {
             return Ok(Observation::default());
         };
@@ -306,7 +386,10 @@ impl<K: TailnetKeyResource> ExternalClient<K> for TailnetKeyClient {
             }
             KeyType::Client => {
                 details.insert(KEY_CLIENT_ID.into(), created.info.id.clone().into_bytes());
-                details.insert(KEY_CLIENT_SECRET.into(), created.secret.clone().into_bytes());
+                details.insert(
+                    KEY_CLIENT_SECRET.into(),
+                    created.secret.clone().into_bytes(),
+                );
             }
         }
         Ok(Creation {
@@ -330,10 +413,17 @@ impl<K: TailnetKeyResource> ExternalClient<K> for TailnetKeyClient {
 
     /// Finds keys made since `pending` that match this spec and no resource
     /// recorded, and revokes them: their secret was lost with the crash.
-    async fn recover_incomplete_create(&self, mr: &K, pending: Timestamp) -> Result<Option<crate::managed::Recovery>, ExternalError> {
-        let since = pending.checked_sub(SignedDuration::from_secs(5)).unwrap_or(pending);
+    async fn recover_incomplete_create(
+        &self,
+        mr: &K,
+        pending: Timestamp,
+    ) -> Result<Option<crate::managed::Recovery>, ExternalError> {
+        let since = pending
+            .checked_sub(SignedDuration::from_secs(5))
+            .unwrap_or(pending);
         let known: Vec<String> = [
-            mr.annotations().get(crate::managed::decide::ANN_EXTERNAL_NAME),
+            mr.annotations()
+                .get(crate::managed::decide::ANN_EXTERNAL_NAME),
             mr.annotations().get(crate::managed::decide::ANN_SUPERSEDED),
         ]
         .into_iter()
@@ -345,7 +435,11 @@ impl<K: TailnetKeyResource> ExternalClient<K> for TailnetKeyClient {
             .list_keys()
             .await?
             .into_iter()
-            .filter(|k| !known.contains(&k.id) && matches_spec(mr.params(), k) && k.created.is_some_and(|c| c >= since))
+            .filter(|k| {
+                !known.contains(&k.id)
+                    && matches_spec(mr.params(), k)
+                    && k.created.is_some_and(|c| c >= since)
+            })
             .collect();
         if orphans.is_empty() {
             return Ok(Some(crate::managed::Recovery::NothingCreated));
@@ -370,7 +464,8 @@ pub fn matches_spec(p: &TailnetKeyParameters, k: &KeyInfo) -> bool {
         && !k.invalid
         && sorted(&p.tags) == sorted(&k.tags)
         && (k.description.is_empty() || k.description == p.description)
-        && (p.key_type == KeyType::Client || (same(p.reusable, k.reusable) && same(p.ephemeral, k.ephemeral)))
+        && (p.key_type == KeyType::Client
+            || (same(p.reusable, k.reusable) && same(p.ephemeral, k.ephemeral)))
         && (p.key_type == KeyType::Auth || sorted(&p.scopes) == sorted(&k.scopes))
 }
 
@@ -401,11 +496,22 @@ mod tests {
         let rot = Rotation {
             renew_before: "1h".into(),
         };
-        assert_eq!(replacement(&auth(), Some(&rot), &key("2026-01-01T14:00:00Z"), now), None);
+        assert_eq!(
+            replacement(&auth(), Some(&rot), &key("2026-01-01T14:00:00Z"), now),
+            None
+        );
         let r = replacement(&auth(), Some(&rot), &key("2026-01-01T12:59:00Z"), now).unwrap();
         assert_eq!(r.reason, "ExpiresSoon");
-        assert_eq!(replacement(&auth(), None, &key("2026-01-01T12:59:00Z"), now), None);
-        assert_eq!(replacement(&auth(), None, &key("2026-01-01T11:00:00Z"), now).unwrap().reason, "Expired");
+        assert_eq!(
+            replacement(&auth(), None, &key("2026-01-01T12:59:00Z"), now),
+            None
+        );
+        assert_eq!(
+            replacement(&auth(), None, &key("2026-01-01T11:00:00Z"), now)
+                .unwrap()
+                .reason,
+            "Expired"
+        );
     }
 
     #[test]
@@ -414,7 +520,10 @@ mod tests {
         let mut k = key("2026-02-01T00:00:00Z");
         k.revoked = Some("2026-01-01T11:00:00Z".parse().unwrap());
         k.invalid = true;
-        assert_eq!(replacement(&auth(), None, &k, now).unwrap().reason, "RevokedExternally");
+        assert_eq!(
+            replacement(&auth(), None, &k, now).unwrap().reason,
+            "RevokedExternally"
+        );
         // a used single-use key is invalid but not replaced over and over
         let mut used = key("2026-02-01T00:00:00Z");
         used.reusable = Some(false);

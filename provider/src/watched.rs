@@ -32,7 +32,12 @@ struct Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        for t in self.tasks.get_mut().unwrap_or_else(|e| e.into_inner()).drain(..) {
+        for t in self
+            .tasks
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+        {
             t.abort();
         }
     }
@@ -45,14 +50,23 @@ pub struct Watched(Arc<Inner>);
 
 impl Watched {
     /// The store of `api` under `key`, started (and listed) on first use.
-    async fn store<K>(&self, key: String, api: Api<K>, config: watcher::Config) -> Result<Store<K>, String>
+    async fn store<K>(
+        &self,
+        key: String,
+        api: Api<K>,
+        config: watcher::Config,
+    ) -> Result<Store<K>, String>
     where
         K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
     {
         let cell = {
             let mut stores = self.0.stores.lock().unwrap_or_else(|e| e.into_inner());
-            let any = stores.entry(key.clone()).or_insert_with(|| Arc::new(Cell::<K>::new())).clone();
-            any.downcast::<Cell<K>>().map_err(|_| format!("watch {key}: a different kind under the same key"))?
+            let any = stores
+                .entry(key.clone())
+                .or_insert_with(|| Arc::new(Cell::<K>::new()))
+                .clone();
+            any.downcast::<Cell<K>>()
+                .map_err(|_| format!("watch {key}: a different kind under the same key"))?
         };
         // Only the first caller waits for the initial list; the others wait
         // on the cell (with every first reconcile waiting on the Store's
@@ -68,7 +82,11 @@ impl Watched {
                 let task = tokio::spawn(stream);
                 match tokio::time::timeout(FIRST_LIST, reader.wait_until_ready()).await {
                     Ok(Ok(())) => {
-                        self.0.tasks.lock().unwrap_or_else(|e| e.into_inner()).push(task);
+                        self.0
+                            .tasks
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push(task);
                         Ok(reader)
                     }
                     Ok(Err(_)) => {
@@ -86,12 +104,23 @@ impl Watched {
     }
 
     /// A cluster-scoped object, or one of any namespace (`ns`), by name.
-    pub async fn get<K>(&self, client: &kube::Client, ns: Option<&str>, name: &str) -> Result<Option<Arc<K>>, String>
+    pub async fn get<K>(
+        &self,
+        client: &kube::Client,
+        ns: Option<&str>,
+        name: &str,
+    ) -> Result<Option<Arc<K>>, String>
     where
         K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
     {
         let key = format!("{}.{}", K::plural(&()), K::group(&()));
-        let store = self.store(key, Api::<K>::all(client.clone()), watcher::Config::default()).await?;
+        let store = self
+            .store(
+                key,
+                Api::<K>::all(client.clone()),
+                watcher::Config::default(),
+            )
+            .await?;
         let mut r = ObjectRef::<K>::new(name);
         if let Some(ns) = ns {
             r = r.within(ns);
@@ -100,10 +129,17 @@ impl Watched {
     }
 
     /// The Secret `ns/name`, from a watch of that one Secret.
-    pub async fn secret(&self, client: &kube::Client, ns: &str, name: &str) -> Result<Option<Arc<Secret>>, String> {
+    pub async fn secret(
+        &self,
+        client: &kube::Client,
+        ns: &str,
+        name: &str,
+    ) -> Result<Option<Arc<Secret>>, String> {
         let key = format!("secrets/{ns}/{name}");
         let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
-        let store = self.store(key, Api::<Secret>::namespaced(client.clone(), ns), config).await?;
+        let store = self
+            .store(key, Api::<Secret>::namespaced(client.clone(), ns), config)
+            .await?;
         Ok(store.get(&ObjectRef::new(name).within(ns)))
     }
 }

@@ -38,7 +38,10 @@ fn crds_are_not_stale() {
         .collect();
     present.sort();
     expected.sort();
-    assert_eq!(present, expected, "package/provider/crds holds a CRD the code no longer generates");
+    assert_eq!(
+        present, expected,
+        "package/provider/crds holds a CRD the code no longer generates"
+    );
 }
 
 #[test]
@@ -48,14 +51,26 @@ fn crds_are_structural_and_shaped_like_crossplanes() {
         let name = crd.metadata.name.clone().unwrap();
         let schema = &v["spec"]["versions"][0]["schema"]["openAPIV3Schema"];
         let text = schema.to_string();
-        for bad in ["\"$ref\"", "\"allOf\"", "\"oneOf\"", "\"anyOf\"", "\"nullable\":false"] {
+        for bad in [
+            "\"$ref\"",
+            "\"allOf\"",
+            "\"oneOf\"",
+            "\"anyOf\"",
+            "\"nullable\":false",
+        ] {
             assert!(!text.contains(bad), "{name}: schema has {bad}");
         }
         if crd.spec.names.kind == "TailnetKey" {
             let spec = &schema["properties"]["spec"]["properties"];
-            assert!(spec["managementPolicies"]["default"] == serde_json::json!(["*"]), "{name}");
+            assert!(
+                spec["managementPolicies"]["default"] == serde_json::json!(["*"]),
+                "{name}"
+            );
             let immutable = schema["properties"]["spec"]["properties"]["forProvider"]["x-kubernetes-validations"].to_string();
-            assert!(immutable.contains("oldSelf.keyType"), "{name}: keyType immutable");
+            assert!(
+                immutable.contains("oldSelf.keyType"),
+                "{name}: keyType immutable"
+            );
         }
     }
 }

@@ -17,8 +17,13 @@ use provider_hybrid_spoke::acl::hujson;
 use provider_hybrid_spoke::acl::merge::owned_by;
 use provider_hybrid_spoke::acl::policy::{AclRule, PolicyFragment};
 use provider_hybrid_spoke::apis::acl::{cluster, namespaced};
-use provider_hybrid_spoke::apis::tailnet::{Backend, HeadscaleApi, ProviderConfigSpec, ProviderCredentials, pc_cluster, pc_namespaced};
-use provider_hybrid_spoke::apis::{Condition, DeletionPolicy, ManagementAction, ProviderConfigReference, SecretKeySelector, TypedProviderConfigReference};
+use provider_hybrid_spoke::apis::tailnet::{
+    Backend, HeadscaleApi, ProviderConfigSpec, ProviderCredentials, pc_cluster, pc_namespaced,
+};
+use provider_hybrid_spoke::apis::{
+    Condition, DeletionPolicy, ManagementAction, ProviderConfigReference, SecretKeySelector,
+    TypedProviderConfigReference,
+};
 use provider_hybrid_spoke::managed::reconciler::Options;
 use provider_hybrid_spoke::manager::{Controllers, Settings, Shutdown};
 use provider_hybrid_spoke::metrics::Metrics;
@@ -58,7 +63,11 @@ fn pc_spec(url: &str, secret_ns: &str, guardrails: Option<AclGuardrails>) -> Pro
         headscale_api: HeadscaleApi::Auto,
         headscale_user: None,
         credentials: ProviderCredentials {
-            api_key_secret_ref: Some(SecretKeySelector { name: "tailscale".into(), namespace: Some(secret_ns.into()), key: "token".into() }),
+            api_key_secret_ref: Some(SecretKeySelector {
+                name: "tailscale".into(),
+                namespace: Some(secret_ns.into()),
+                key: "token".into(),
+            }),
             oauth: None,
         },
         acl_guardrails: guardrails,
@@ -70,26 +79,55 @@ fn team(n: &str, members: &[&str]) -> PolicyFragment {
     let group = format!("group:{n}");
     PolicyFragment {
         tag_owners: [(tag.clone(), vec![group.clone()])].into(),
-        groups: [(group.clone(), members.iter().map(|m| m.to_string()).collect())].into(),
-        acls: vec![AclRule { action: "accept".into(), src: vec![group], dst: vec![format!("{tag}:443")], proto: None, src_posture: vec![] }],
+        groups: [(
+            group.clone(),
+            members.iter().map(|m| m.to_string()).collect(),
+        )]
+        .into(),
+        acls: vec![AclRule {
+            action: "accept".into(),
+            src: vec![group],
+            dst: vec![format!("{tag}:443")],
+            proto: None,
+            src_posture: vec![],
+        }],
         ..Default::default()
     }
 }
 
-fn fragment(ns: &str, name: &str, p: PolicyFragment, pc: TypedProviderConfigReference) -> namespaced::AclFragment {
+fn fragment(
+    ns: &str,
+    name: &str,
+    p: PolicyFragment,
+    pc: TypedProviderConfigReference,
+) -> namespaced::AclFragment {
     let mut f = namespaced::AclFragment::new(
         name,
-        namespaced::AclFragmentSpec { for_provider: p, provider_config_ref: pc, management_policies: vec![ManagementAction::All] },
+        namespaced::AclFragmentSpec {
+            for_provider: p,
+            provider_config_ref: pc,
+            management_policies: vec![ManagementAction::All],
+        },
     );
     f.metadata.namespace = Some(ns.into());
     f
 }
 
 fn cond(f: &namespaced::AclFragment, t: &str) -> Option<Condition> {
-    f.status.as_ref()?.conditions.iter().find(|c| c.type_ == t).cloned()
+    f.status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == t)
+        .cloned()
 }
 
-async fn wait_for(api: &Api<namespaced::AclFragment>, name: &str, what: &str, pred: impl Fn(&namespaced::AclFragment) -> bool) -> namespaced::AclFragment {
+async fn wait_for(
+    api: &Api<namespaced::AclFragment>,
+    name: &str,
+    what: &str,
+    pred: impl Fn(&namespaced::AclFragment) -> bool,
+) -> namespaced::AclFragment {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         if let Some(f) = api.get_opt(name).await.unwrap()
@@ -97,17 +135,26 @@ async fn wait_for(api: &Api<namespaced::AclFragment>, name: &str, what: &str, pr
         {
             return f;
         }
-        assert!(Instant::now() < deadline, "{name}: not {what} after 90s: {:#?}", api.get_opt(name).await.unwrap().map(|f| f.status));
+        assert!(
+            Instant::now() < deadline,
+            "{name}: not {what} after 90s: {:#?}",
+            api.get_opt(name).await.unwrap().map(|f| f.status)
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
 fn synced(f: &namespaced::AclFragment) -> bool {
-    cond(f, "Synced").is_some_and(|c| c.status == "True") && cond(f, "Ready").is_some_and(|c| c.status == "True")
+    cond(f, "Synced").is_some_and(|c| c.status == "True")
+        && cond(f, "Ready").is_some_and(|c| c.status == "True")
 }
 
 fn failing_with<'a>(text: &'a str) -> impl Fn(&namespaced::AclFragment) -> bool + 'a {
-    move |f| cond(f, "Synced").is_some_and(|c| c.status == "False" && c.message.as_deref().unwrap_or("").contains(text))
+    move |f| {
+        cond(f, "Synced").is_some_and(|c| {
+            c.status == "False" && c.message.as_deref().unwrap_or("").contains(text)
+        })
+    }
 }
 
 fn policy(fake: &FakeTailscale) -> (String, Value) {
@@ -123,23 +170,37 @@ async fn wait_policy(fake: &FakeTailscale, what: &str, pred: impl Fn(&str, &Valu
         if pred(&text, &v) {
             return;
         }
-        assert!(Instant::now() < deadline, "policy not {what} after 90s:\n{text}");
+        assert!(
+            Instant::now() < deadline,
+            "policy not {what} after 90s:\n{text}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
 async fn put_secret(client: &kube::Client, ns: &str) {
     let s = Secret {
-        metadata: ObjectMeta { name: Some("tailscale".into()), namespace: Some(ns.into()), ..Default::default() },
-        data: Some(BTreeMap::from([("token".to_string(), ByteString(API_KEY.as_bytes().to_vec()))])),
+        metadata: ObjectMeta {
+            name: Some("tailscale".into()),
+            namespace: Some(ns.into()),
+            ..Default::default()
+        },
+        data: Some(BTreeMap::from([(
+            "token".to_string(),
+            ByteString(API_KEY.as_bytes().to_vec()),
+        )])),
         ..Default::default()
     };
-    Api::<Secret>::namespaced(client.clone(), ns).create(&PostParams::default(), &s).await.unwrap();
+    Api::<Secret>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &s)
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn acl_fragments_on_a_real_api_server() {
-    let (_server, client) = support::cluster::provider_api_server(&[NS, GUARDED, "crossplane-system"]).await;
+    let (_server, client) =
+        support::cluster::provider_api_server(&[NS, GUARDED, "crossplane-system"]).await;
     let fake = FakeTailscale::start(API_KEY).await;
     fake.with(|s| {
         s.acl.text = HAND_WRITTEN.into();
@@ -147,17 +208,45 @@ async fn acl_fragments_on_a_real_api_server() {
     });
     put_secret(&client, "crossplane-system").await;
     put_secret(&client, GUARDED).await;
-    let cpc = pc_namespaced::ClusterProviderConfig::new("default", pc_namespaced::ClusterProviderConfigSpec(pc_spec(&fake.url, "crossplane-system", None)));
-    Api::<pc_namespaced::ClusterProviderConfig>::all(client.clone()).create(&PostParams::default(), &cpc).await.unwrap();
-    let strict = AclGuardrails { allow_wildcard: false, tag_prefixes: vec!["tag:guarded-".into()], allow_autogroup_sources: false };
-    let mut pc = pc_namespaced::ProviderConfig::new("strict", pc_namespaced::ProviderConfigSpecNs(pc_spec(&fake.url, GUARDED, Some(strict))));
+    let cpc = pc_namespaced::ClusterProviderConfig::new(
+        "default",
+        pc_namespaced::ClusterProviderConfigSpec(pc_spec(&fake.url, "crossplane-system", None)),
+    );
+    Api::<pc_namespaced::ClusterProviderConfig>::all(client.clone())
+        .create(&PostParams::default(), &cpc)
+        .await
+        .unwrap();
+    let strict = AclGuardrails {
+        allow_wildcard: false,
+        tag_prefixes: vec!["tag:guarded-".into()],
+        allow_autogroup_sources: false,
+    };
+    let mut pc = pc_namespaced::ProviderConfig::new(
+        "strict",
+        pc_namespaced::ProviderConfigSpecNs(pc_spec(&fake.url, GUARDED, Some(strict))),
+    );
     pc.metadata.namespace = Some(GUARDED.into());
-    Api::<pc_namespaced::ProviderConfig>::namespaced(client.clone(), GUARDED).create(&PostParams::default(), &pc).await.unwrap();
-    let legacy = pc_cluster::ProviderConfig::new("default", pc_cluster::ProviderConfigSpecCluster(pc_spec(&fake.url, "crossplane-system", None)));
-    Api::<pc_cluster::ProviderConfig>::all(client.clone()).create(&PostParams::default(), &legacy).await.unwrap();
+    Api::<pc_namespaced::ProviderConfig>::namespaced(client.clone(), GUARDED)
+        .create(&PostParams::default(), &pc)
+        .await
+        .unwrap();
+    let legacy = pc_cluster::ProviderConfig::new(
+        "default",
+        pc_cluster::ProviderConfigSpecCluster(pc_spec(&fake.url, "crossplane-system", None)),
+    );
+    Api::<pc_cluster::ProviderConfig>::all(client.clone())
+        .create(&PostParams::default(), &legacy)
+        .await
+        .unwrap();
 
     let settings = Settings {
-        reconcile: Options { poll: Duration::from_secs(1), poll_jitter: 0.1, creation_grace: Duration::from_secs(5), timeout: Duration::from_secs(10), ..Options::default() },
+        reconcile: Options {
+            poll: Duration::from_secs(1),
+            poll_jitter: 0.1,
+            creation_grace: Duration::from_secs(5),
+            timeout: Duration::from_secs(10),
+            ..Options::default()
+        },
         max_reconcile_rate: 50,
         acl_write_window: Duration::from_millis(200),
         ..Settings::default()
@@ -167,47 +256,132 @@ async fn acl_fragments_on_a_real_api_server() {
     tokio::spawn(controllers.run(shutdown));
 
     let api = Api::<namespaced::AclFragment>::namespaced(client.clone(), NS);
-    let cpc_ref = TypedProviderConfigReference { kind: "ClusterProviderConfig".into(), name: "default".into() };
+    let cpc_ref = TypedProviderConfigReference {
+        kind: "ClusterProviderConfig".into(),
+        name: "default".into(),
+    };
     let pp = PostParams::default();
 
     // Create: the policy holds the union of the fragments and the hand edits.
-    api.create(&pp, &fragment(NS, "web", team("web", &["bob@example.com"]), cpc_ref.clone())).await.unwrap();
-    api.create(&pp, &fragment(NS, "db", team("db", &["carol@example.com"]), cpc_ref.clone())).await.unwrap();
+    api.create(
+        &pp,
+        &fragment(
+            NS,
+            "web",
+            team("web", &["bob@example.com"]),
+            cpc_ref.clone(),
+        ),
+    )
+    .await
+    .unwrap();
+    api.create(
+        &pp,
+        &fragment(
+            NS,
+            "db",
+            team("db", &["carol@example.com"]),
+            cpc_ref.clone(),
+        ),
+    )
+    .await
+    .unwrap();
     let web = wait_for(&api, "web", "Synced and Ready", synced).await;
     wait_for(&api, "db", "Synced and Ready", synced).await;
-    assert_eq!(web.metadata.annotations.as_ref().unwrap()["crossplane.io/external-name"], format!("{NS}/web"));
-    let web = wait_for(&api, "web", "observed", |f| f.status.as_ref().and_then(|s| s.at_provider.as_ref()).is_some_and(|a| a.owned_entries.len() == 3)).await;
-    assert!(web.status.unwrap().at_provider.unwrap().owned_entries.contains(&"tagOwners[\"tag:web\"]".to_string()));
+    assert_eq!(
+        web.metadata.annotations.as_ref().unwrap()["crossplane.io/external-name"],
+        format!("{NS}/web")
+    );
+    let web = wait_for(&api, "web", "observed", |f| {
+        f.status
+            .as_ref()
+            .and_then(|s| s.at_provider.as_ref())
+            .is_some_and(|a| a.owned_entries.len() == 3)
+    })
+    .await;
+    assert!(
+        web.status
+            .unwrap()
+            .at_provider
+            .unwrap()
+            .owned_entries
+            .contains(&"tagOwners[\"tag:web\"]".to_string())
+    );
     let (text, v) = policy(&fake);
-    assert_eq!(v["tagOwners"], json!({"tag:ci": ["group:admins"], "tag:web": ["group:web"], "tag:db": ["group:db"]}));
-    for c in ["// example.com", "// People.", "// on call", "/* Named hosts. */", "// Admins reach everything."] {
+    assert_eq!(
+        v["tagOwners"],
+        json!({"tag:ci": ["group:admins"], "tag:web": ["group:web"], "tag:db": ["group:db"]})
+    );
+    for c in [
+        "// example.com",
+        "// People.",
+        "// on call",
+        "/* Named hosts. */",
+        "// Admins reach everything.",
+    ] {
         assert!(text.contains(c), "lost {c:?}:\n{text}");
     }
 
     // Update.
     let patch = json!({"spec": {"forProvider": {"groups": {"group:web": ["bob@example.com", "dave@example.com"]}}}});
-    api.patch("web", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
-    wait_policy(&fake, "updated", |_, v| v["groups"]["group:web"] == json!(["bob@example.com", "dave@example.com"])).await;
+    api.patch("web", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+    wait_policy(&fake, "updated", |_, v| {
+        v["groups"]["group:web"] == json!(["bob@example.com", "dave@example.com"])
+    })
+    .await;
 
     // Conflict: the same group, other members. Both sides named; no write.
     let writes_before = fake.with(|s| s.acl.writes);
     let mut rival = PolicyFragment::default();
-    rival.groups.insert("group:web".into(), vec!["mallory@example.com".into()]);
-    api.create(&pp, &fragment(NS, "rival", rival, cpc_ref.clone())).await.unwrap();
-    wait_for(&api, "rival", "in conflict", failing_with("AclFragment \"team-a/web\"")).await;
-    wait_for(&api, "web", "told of the conflict", failing_with("AclFragment \"team-a/rival\"")).await;
-    assert_eq!(fake.with(|s| s.acl.writes), writes_before, "nothing written for the conflict");
-    assert!(owned_by(&policy(&fake).0, "team-a/rival").unwrap().is_empty());
+    rival
+        .groups
+        .insert("group:web".into(), vec!["mallory@example.com".into()]);
+    api.create(&pp, &fragment(NS, "rival", rival, cpc_ref.clone()))
+        .await
+        .unwrap();
+    wait_for(
+        &api,
+        "rival",
+        "in conflict",
+        failing_with("AclFragment \"team-a/web\""),
+    )
+    .await;
+    wait_for(
+        &api,
+        "web",
+        "told of the conflict",
+        failing_with("AclFragment \"team-a/rival\""),
+    )
+    .await;
+    assert_eq!(
+        fake.with(|s| s.acl.writes),
+        writes_before,
+        "nothing written for the conflict"
+    );
+    assert!(
+        owned_by(&policy(&fake).0, "team-a/rival")
+            .unwrap()
+            .is_empty()
+    );
     api.delete("rival", &DeleteParams::default()).await.unwrap();
     wait_for(&api, "web", "Synced again once the rival is gone", synced).await;
 
     // Refused by the server: the message reaches the condition; no write.
     let writes_before = fake.with(|s| s.acl.writes);
     let bad = PolicyFragment {
-        acls: vec![AclRule { action: "accept".into(), src: vec!["group:admins".into()], dst: vec!["tag:nobody:22".into()], proto: None, src_posture: vec![] }],
+        acls: vec![AclRule {
+            action: "accept".into(),
+            src: vec!["group:admins".into()],
+            dst: vec!["tag:nobody:22".into()],
+            proto: None,
+            src_posture: vec![],
+        }],
         ..Default::default()
     };
-    api.create(&pp, &fragment(NS, "bad", bad, cpc_ref.clone())).await.unwrap();
+    api.create(&pp, &fragment(NS, "bad", bad, cpc_ref.clone()))
+        .await
+        .unwrap();
     wait_for(&api, "bad", "refused", failing_with("tag not found")).await;
     assert_eq!(fake.with(|s| s.acl.writes), writes_before);
     api.delete("bad", &DeleteParams::default()).await.unwrap();
@@ -222,22 +396,60 @@ async fn acl_fragments_on_a_real_api_server() {
 
     // Guardrails: refused before any API call (no validation, no write;
     // the other fragments' observes only read).
-    let calls = |fake: &FakeTailscale| fake.with(|s| (s.acl.writes, s.acl.validations, s.acl.stale_writes));
+    let calls =
+        |fake: &FakeTailscale| fake.with(|s| (s.acl.writes, s.acl.validations, s.acl.stale_writes));
     let calls_before = calls(&fake);
     let gapi = Api::<namespaced::AclFragment>::namespaced(client.clone(), GUARDED);
-    let strict_ref = TypedProviderConfigReference { kind: "ProviderConfig".into(), name: "strict".into() };
+    let strict_ref = TypedProviderConfigReference {
+        kind: "ProviderConfig".into(),
+        name: "strict".into(),
+    };
     let mut wild = team("guarded-x", &["x@example.com"]);
     wild.acls[0].dst = vec!["*:*".into()];
-    gapi.create(&pp, &fragment(GUARDED, "wild", wild, strict_ref.clone())).await.unwrap();
-    gapi.create(&pp, &fragment(GUARDED, "alien", team("alien", &["x@example.com"]), strict_ref.clone())).await.unwrap();
+    gapi.create(&pp, &fragment(GUARDED, "wild", wild, strict_ref.clone()))
+        .await
+        .unwrap();
+    gapi.create(
+        &pp,
+        &fragment(
+            GUARDED,
+            "alien",
+            team("alien", &["x@example.com"]),
+            strict_ref.clone(),
+        ),
+    )
+    .await
+    .unwrap();
     let wild = wait_for(&gapi, "wild", "refused", failing_with("guardrails")).await;
-    assert!(cond(&wild, "Synced").unwrap().message.unwrap().contains("\"*:*\""));
+    assert!(
+        cond(&wild, "Synced")
+            .unwrap()
+            .message
+            .unwrap()
+            .contains("\"*:*\"")
+    );
     let alien = wait_for(&gapi, "alien", "refused", failing_with("guardrails")).await;
-    assert!(cond(&alien, "Synced").unwrap().message.unwrap().contains("tag:alien"));
+    assert!(
+        cond(&alien, "Synced")
+            .unwrap()
+            .message
+            .unwrap()
+            .contains("tag:alien")
+    );
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(calls(&fake), calls_before, "guardrails never reach the API");
     assert!(!policy(&fake).0.contains("alien"));
-    gapi.create(&pp, &fragment(GUARDED, "fine", team("guarded-ok", &["x@example.com"]), strict_ref)).await.unwrap();
+    gapi.create(
+        &pp,
+        &fragment(
+            GUARDED,
+            "fine",
+            team("guarded-ok", &["x@example.com"]),
+            strict_ref,
+        ),
+    )
+    .await
+    .unwrap();
     wait_for(&gapi, "fine", "Synced and Ready", synced).await;
 
     // Legacy cluster-scoped flavour.
@@ -246,32 +458,49 @@ async fn acl_fragments_on_a_real_api_server() {
         "legacy",
         cluster::AclFragmentSpec {
             for_provider: team("legacy", &["l@example.com"]),
-            provider_config_ref: ProviderConfigReference { name: "default".into() },
+            provider_config_ref: ProviderConfigReference {
+                name: "default".into(),
+            },
             management_policies: vec![ManagementAction::All],
             deletion_policy: DeletionPolicy::Delete,
         },
     );
     lapi.create(&pp, &legacy_frag).await.unwrap();
-    wait_policy(&fake, "with the legacy fragment", |t, _| owned_by(t, "legacy").unwrap().len() == 3).await;
+    wait_policy(&fake, "with the legacy fragment", |t, _| {
+        owned_by(t, "legacy").unwrap().len() == 3
+    })
+    .await;
 
     // Concurrency: fragments change while another tool edits the policy.
     let rounds = 40;
-    let foreign = tokio::spawn(foreign_writer(fake.url.clone(), API_KEY, rounds, Duration::from_millis(20)));
+    let foreign = tokio::spawn(foreign_writer(
+        fake.url.clone(),
+        API_KEY,
+        rounds,
+        Duration::from_millis(20),
+    ));
     for i in 0..5 {
         for name in ["web", "db"] {
             let patch = json!({"spec": {"forProvider": {"groups": {format!("group:{name}"): [format!("v{i}@example.com")]}}}});
-            api.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+            api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+                .unwrap();
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     foreign.await.unwrap();
     wait_policy(&fake, "with the last fragment versions", |_, v| {
-        v["groups"]["group:web"] == json!(["v4@example.com"]) && v["groups"]["group:db"] == json!(["v4@example.com"])
+        v["groups"]["group:web"] == json!(["v4@example.com"])
+            && v["groups"]["group:db"] == json!(["v4@example.com"])
     })
     .await;
     let (text, v) = policy(&fake);
     for i in 0..rounds {
-        assert_eq!(v["hosts"][format!("foreign-{i}")], json!(format!("100.64.1.{i}")), "lost foreign edit {i}:\n{text}");
+        assert_eq!(
+            v["hosts"][format!("foreign-{i}")],
+            json!(format!("100.64.1.{i}")),
+            "lost foreign edit {i}:\n{text}"
+        );
     }
     assert_eq!(owned_by(&text, "legacy").unwrap().len(), 3);
     assert_eq!(owned_by(&text, "team-guarded/fine").unwrap().len(), 3);
@@ -280,12 +509,27 @@ async fn acl_fragments_on_a_real_api_server() {
     api.delete("web", &DeleteParams::default()).await.unwrap();
     api.delete("db", &DeleteParams::default()).await.unwrap();
     gapi.delete("fine", &DeleteParams::default()).await.unwrap();
-    lapi.delete("legacy", &DeleteParams::default()).await.unwrap();
-    wait_policy(&fake, "without fragments", |t, _| !t.contains("hybrid-spoke:")).await;
+    lapi.delete("legacy", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_policy(&fake, "without fragments", |t, _| {
+        !t.contains("hybrid-spoke:")
+    })
+    .await;
     let (text, v) = policy(&fake);
     assert_eq!(v["tagOwners"], json!({"tag:ci": ["group:admins"]}));
-    assert_eq!(v["hosts"].as_object().unwrap().len(), rounds + 1, "foreign hosts kept");
-    for c in ["// example.com", "// People.", "// on call", "/* Named hosts. */", "// Admins reach everything."] {
+    assert_eq!(
+        v["hosts"].as_object().unwrap().len(),
+        rounds + 1,
+        "foreign hosts kept"
+    );
+    for c in [
+        "// example.com",
+        "// People.",
+        "// on call",
+        "/* Named hosts. */",
+        "// Admins reach everything.",
+    ] {
         assert!(text.contains(c), "lost {c:?}:\n{text}");
     }
     // With the foreign hosts taken out again, the hand-written bytes remain.
@@ -297,9 +541,20 @@ async fn acl_fragments_on_a_real_api_server() {
     assert_eq!(stripped, HAND_WRITTEN);
 
     fake.with(|s| {
-        assert_eq!(s.acl.writes_with_if_match, s.acl.writes + s.acl.stale_writes, "every write carried If-Match");
-        assert!(s.violations.is_empty(), "OpenAPI violations: {:?}", s.violations);
-        println!("policy writes: {}, stale (412): {}, validations: {}", s.acl.writes, s.acl.stale_writes, s.acl.validations);
+        assert_eq!(
+            s.acl.writes_with_if_match,
+            s.acl.writes + s.acl.stale_writes,
+            "every write carried If-Match"
+        );
+        assert!(
+            s.violations.is_empty(),
+            "OpenAPI violations: {:?}",
+            s.violations
+        );
+        println!(
+            "policy writes: {}, stale (412): {}, validations: {}",
+            s.acl.writes, s.acl.stale_writes, s.acl.validations
+        );
     });
     let _ = stop.send(true);
 }

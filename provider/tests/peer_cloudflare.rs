@@ -15,12 +15,12 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
 use provider_hybrid_spoke::apis::cloudflare::{
-    CloudflareCredentials, IngressRule, ProviderConfigSpec, RateLimit, TunnelParameters, cluster, namespaced, pc_cluster,
-    pc_namespaced,
+    CloudflareCredentials, IngressRule, ProviderConfigSpec, RateLimit, TunnelParameters, cluster,
+    namespaced, pc_cluster, pc_namespaced,
 };
 use provider_hybrid_spoke::apis::{
-    Condition, DeletionPolicy, LocalSecretReference, ManagementAction, ProviderConfigReference, SecretKeySelector,
-    SecretReference, TypedProviderConfigReference,
+    Condition, DeletionPolicy, LocalSecretReference, ManagementAction, ProviderConfigReference,
+    SecretKeySelector, SecretReference, TypedProviderConfigReference,
 };
 use provider_hybrid_spoke::cloudflare::ClientOptions;
 use provider_hybrid_spoke::cloudflare::tunnel::{self, owner_comment};
@@ -92,15 +92,37 @@ async fn setup(limit: Option<RateLimit>, client_opts: ClientOptions) -> Env {
             namespace: Some("crossplane-system".into()),
             ..Default::default()
         },
-        data: Some(BTreeMap::from([("token".to_string(), ByteString(TOKEN.as_bytes().to_vec()))])),
+        data: Some(BTreeMap::from([(
+            "token".to_string(),
+            ByteString(TOKEN.as_bytes().to_vec()),
+        )])),
         ..Default::default()
     };
-    Api::<Secret>::namespaced(client.clone(), "crossplane-system").create(&PostParams::default(), &s).await.unwrap();
-    let cpc = pc_namespaced::ClusterProviderConfig::new("default", pc_namespaced::ClusterProviderConfigSpec(pc_spec(&fake.url, limit.clone())));
-    Api::<pc_namespaced::ClusterProviderConfig>::all(client.clone()).create(&PostParams::default(), &cpc).await.unwrap();
-    let legacy = pc_cluster::ProviderConfig::new("default", pc_cluster::ProviderConfigSpecCluster(pc_spec(&fake.url, limit)));
-    Api::<pc_cluster::ProviderConfig>::all(client.clone()).create(&PostParams::default(), &legacy).await.unwrap();
-    let controllers = Controllers::new(client.clone(), settings(client_opts), Arc::new(Metrics::new()));
+    Api::<Secret>::namespaced(client.clone(), "crossplane-system")
+        .create(&PostParams::default(), &s)
+        .await
+        .unwrap();
+    let cpc = pc_namespaced::ClusterProviderConfig::new(
+        "default",
+        pc_namespaced::ClusterProviderConfigSpec(pc_spec(&fake.url, limit.clone())),
+    );
+    Api::<pc_namespaced::ClusterProviderConfig>::all(client.clone())
+        .create(&PostParams::default(), &cpc)
+        .await
+        .unwrap();
+    let legacy = pc_cluster::ProviderConfig::new(
+        "default",
+        pc_cluster::ProviderConfigSpecCluster(pc_spec(&fake.url, limit)),
+    );
+    Api::<pc_cluster::ProviderConfig>::all(client.clone())
+        .create(&PostParams::default(), &legacy)
+        .await
+        .unwrap();
+    let controllers = Controllers::new(
+        client.clone(),
+        settings(client_opts),
+        Arc::new(Metrics::new()),
+    );
     let (stop, shutdown) = Shutdown::new();
     tokio::spawn(controllers.run(shutdown));
     Env {
@@ -129,7 +151,9 @@ fn ns_tunnel(name: &str, ingress: Vec<IngressRule>) -> namespaced::Tunnel {
                 catch_all: "http_status:404".into(),
                 origin_request: None,
             },
-            write_connection_secret_to_ref: Some(LocalSecretReference { name: format!("{name}-tunnel") }),
+            write_connection_secret_to_ref: Some(LocalSecretReference {
+                name: format!("{name}-tunnel"),
+            }),
             provider_config_ref: TypedProviderConfigReference::default(),
             management_policies: vec![ManagementAction::All],
         },
@@ -143,7 +167,11 @@ fn cond(conds: &[Condition], t: &str) -> Option<Condition> {
 }
 
 fn is(t: &namespaced::Tunnel, kind: &str, status: &str) -> bool {
-    let conds = t.status.as_ref().map(|s| s.conditions.clone()).unwrap_or_default();
+    let conds = t
+        .status
+        .as_ref()
+        .map(|s| s.conditions.clone())
+        .unwrap_or_default();
     cond(&conds, kind).is_some_and(|c| c.status == status)
 }
 
@@ -161,7 +189,12 @@ where
     }
 }
 
-async fn wait_tunnel(api: &Api<namespaced::Tunnel>, name: &str, what: &str, pred: impl Fn(&namespaced::Tunnel) -> bool) -> namespaced::Tunnel {
+async fn wait_tunnel(
+    api: &Api<namespaced::Tunnel>,
+    name: &str,
+    what: &str,
+    pred: impl Fn(&namespaced::Tunnel) -> bool,
+) -> namespaced::Tunnel {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         if let Some(t) = api.get_opt(name).await.unwrap()
@@ -171,7 +204,10 @@ async fn wait_tunnel(api: &Api<namespaced::Tunnel>, name: &str, what: &str, pred
         }
         if Instant::now() > deadline {
             let t = api.get_opt(name).await.unwrap();
-            panic!("{name}: not {what} after 120s: {:#?}", t.map(|t| (t.metadata.annotations, t.status)));
+            panic!(
+                "{name}: not {what} after 120s: {:#?}",
+                t.map(|t| (t.metadata.annotations, t.status))
+            );
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -183,7 +219,10 @@ fn external_name(t: &namespaced::Tunnel) -> String {
 
 /// The records carrying this resource's ownership marker.
 fn owned(fake: &FakeCloudflare, marker: &str) -> Vec<FakeRecord> {
-    fake.records().into_iter().filter(|r| r.comment.as_deref() == Some(marker)).collect()
+    fake.records()
+        .into_iter()
+        .filter(|r| r.comment.as_deref() == Some(marker))
+        .collect()
 }
 
 fn hosts(records: &[FakeRecord]) -> Vec<String> {
@@ -199,19 +238,33 @@ fn fake_ingress(fake: &FakeCloudflare, id: &str) -> Vec<(Option<String>, String)
         .cloned()
         .unwrap_or_default()
         .iter()
-        .map(|r| (r["hostname"].as_str().map(String::from), r["service"].as_str().unwrap_or("").to_string()))
+        .map(|r| {
+            (
+                r["hostname"].as_str().map(String::from),
+                r["service"].as_str().unwrap_or("").to_string(),
+            )
+        })
         .collect()
 }
 
 async fn token_in_secret(client: &kube::Client, name: &str) -> Option<String> {
-    let s = Api::<Secret>::namespaced(client.clone(), NS).get_opt(name).await.unwrap()?;
-    s.data?.get("token").map(|b| String::from_utf8(b.0.clone()).unwrap())
+    let s = Api::<Secret>::namespaced(client.clone(), NS)
+        .get_opt(name)
+        .await
+        .unwrap()?;
+    s.data?
+        .get("token")
+        .map(|b| String::from_utf8(b.0.clone()).unwrap())
 }
 
 /// The token the fake hands out for a tunnel.
 fn fake_token(fake: &FakeCloudflare, id: &str) -> String {
     let t = fake.tunnel(id).unwrap();
-    support::fake_cloudflare::base64(json!({"a": ACCOUNT, "t": t.id, "s": t.secret}).to_string().as_bytes())
+    support::fake_cloudflare::base64(
+        json!({"a": ACCOUNT, "t": t.id, "s": t.secret})
+            .to_string()
+            .as_bytes(),
+    )
 }
 
 #[tokio::test]
@@ -219,35 +272,65 @@ async fn tunnel_lifecycle_drift_foreign_records_and_delete() {
     let env = setup(None, ClientOptions::default()).await;
     let fake = &env.fake;
     // someone else's records in the zone: never touched
-    let foreign_other = fake.add_record(ZONE, "www.example.com", "CNAME", "elsewhere.example.net", Some("team web"));
+    let foreign_other = fake.add_record(
+        ZONE,
+        "www.example.com",
+        "CNAME",
+        "elsewhere.example.net",
+        Some("team web"),
+    );
     let foreign_taken = fake.add_record(ZONE, "taken.example.com", "A", "198.51.100.9", None);
     let foreign_before: Vec<FakeRecord> = fake.records();
 
     let api = Api::<namespaced::Tunnel>::namespaced(env.client.clone(), NS);
-    let spec = ns_tunnel("eu-1", vec![rule("app.example.com", "http://app.default:80"), rule("api.example.com", "http://api.default:8080")]);
+    let spec = ns_tunnel(
+        "eu-1",
+        vec![
+            rule("app.example.com", "http://app.default:80"),
+            rule("api.example.com", "http://api.default:8080"),
+        ],
+    );
     api.create(&PostParams::default(), &spec).await.unwrap();
 
     // create -> Ready, token in the connection Secret, CNAMEs in place
-    let t = wait_tunnel(&api, "eu-1", "Ready", |t| is(t, "Ready", "True") && is(t, "Synced", "True")).await;
+    let t = wait_tunnel(&api, "eu-1", "Ready", |t| {
+        is(t, "Ready", "True") && is(t, "Synced", "True")
+    })
+    .await;
     let id = external_name(&t);
     let ft = fake.tunnel(&id).expect("the tunnel exists");
     assert_eq!(ft.config_src, "cloudflare");
-    assert_eq!(ft.name, format!("hybrid-spoke-{}", t.metadata.uid.clone().unwrap()));
+    assert_eq!(
+        ft.name,
+        format!("hybrid-spoke-{}", t.metadata.uid.clone().unwrap())
+    );
     assert_eq!(fake.live_tunnels().len(), 1);
     assert_eq!(
         fake_ingress(fake, &id),
         vec![
-            (Some("app.example.com".into()), "http://app.default:80".into()),
-            (Some("api.example.com".into()), "http://api.default:8080".into()),
+            (
+                Some("app.example.com".into()),
+                "http://app.default:80".into()
+            ),
+            (
+                Some("api.example.com".into()),
+                "http://api.default:8080".into()
+            ),
             (None, "http_status:404".into()),
         ]
     );
-    assert_eq!(token_in_secret(&env.client, "eu-1-tunnel").await, Some(fake_token(fake, &id)));
+    assert_eq!(
+        token_in_secret(&env.client, "eu-1-tunnel").await,
+        Some(fake_token(fake, &id))
+    );
     let marker = owner_comment(&t);
     let records = owned(fake, &marker);
     assert_eq!(hosts(&records), vec!["api.example.com", "app.example.com"]);
     for r in &records {
-        assert_eq!((r.record_type.as_str(), r.content.clone(), r.proxied), ("CNAME", format!("{id}.cfargotunnel.com"), true));
+        assert_eq!(
+            (r.record_type.as_str(), r.content.clone(), r.proxied),
+            ("CNAME", format!("{id}.cfargotunnel.com"), true)
+        );
     }
     let ap = t.status.as_ref().unwrap().at_provider.clone().unwrap();
     assert_eq!(ap.id.as_deref(), Some(id.as_str()));
@@ -261,18 +344,31 @@ async fn tunnel_lifecycle_drift_foreign_records_and_delete() {
     // cloudflared connects: the status counts its connections
     fake.connect(&id, 2);
     wait_tunnel(&api, "eu-1", "showing 8 connections", |t| {
-        t.status.as_ref().and_then(|s| s.at_provider.as_ref()).and_then(|a| a.active_connections) == Some(8)
+        t.status
+            .as_ref()
+            .and_then(|s| s.at_provider.as_ref())
+            .and_then(|a| a.active_connections)
+            == Some(8)
     })
     .await;
 
     // update of rules: a service changes, a hostname is added, one removed
     let mut changed = api.get("eu-1").await.unwrap();
-    changed.spec.for_provider.ingress = vec![rule("app.example.com", "http://app.default:81"), rule("new.example.com", "https://new.default:443")];
-    api.replace("eu-1", &PostParams::default(), &changed).await.unwrap();
+    changed.spec.for_provider.ingress = vec![
+        rule("app.example.com", "http://app.default:81"),
+        rule("new.example.com", "https://new.default:443"),
+    ];
+    api.replace("eu-1", &PostParams::default(), &changed)
+        .await
+        .unwrap();
     wait_for("updated", 60, async || {
         let ingress = fake_ingress(fake, &id);
         let h = hosts(&owned(fake, &marker));
-        (ingress.first() == Some(&(Some("app.example.com".into()), "http://app.default:81".into()))
+        (ingress.first()
+            == Some(&(
+                Some("app.example.com".into()),
+                "http://app.default:81".into(),
+            ))
             && h == vec!["app.example.com".to_string(), "new.example.com".to_string()])
         .then_some(())
     })
@@ -280,13 +376,30 @@ async fn tunnel_lifecycle_drift_foreign_records_and_delete() {
 
     // drift 1: the configuration edited outside comes back
     fake.set_config(&id, json!({"ingress": [{"service": "http_status:503"}]}));
-    wait_for("config restored", 60, async || (fake_ingress(fake, &id).len() == 3).then_some(())).await;
-    assert_eq!(fake_ingress(fake, &id)[1], (Some("new.example.com".into()), "https://new.default:443".into()));
+    wait_for("config restored", 60, async || {
+        (fake_ingress(fake, &id).len() == 3).then_some(())
+    })
+    .await;
+    assert_eq!(
+        fake_ingress(fake, &id)[1],
+        (
+            Some("new.example.com".into()),
+            "https://new.default:443".into()
+        )
+    );
 
     // drift 2: a deleted record comes back
-    let app = owned(fake, &marker).into_iter().find(|r| r.name == "app.example.com").unwrap();
+    let app = owned(fake, &marker)
+        .into_iter()
+        .find(|r| r.name == "app.example.com")
+        .unwrap();
     fake.remove_record(&app.id);
-    let back = wait_for("record re-created", 60, async || owned(fake, &marker).into_iter().find(|r| r.name == "app.example.com")).await;
+    let back = wait_for("record re-created", 60, async || {
+        owned(fake, &marker)
+            .into_iter()
+            .find(|r| r.name == "app.example.com")
+    })
+    .await;
     assert_eq!(back.content, format!("{id}.cfargotunnel.com"));
 
     // drift 3: an altered record is corrected
@@ -295,55 +408,130 @@ async fn tunnel_lifecycle_drift_foreign_records_and_delete() {
         r.proxied = false;
     });
     wait_for("record corrected", 60, async || {
-        fake.record(&back.id).filter(|r| r.content == format!("{id}.cfargotunnel.com") && r.proxied).map(|_| ())
+        fake.record(&back.id)
+            .filter(|r| r.content == format!("{id}.cfargotunnel.com") && r.proxied)
+            .map(|_| ())
     })
     .await;
 
     // a hostname whose record belongs to someone else: a clear condition, no overwrite
     let mut taken = api.get("eu-1").await.unwrap();
-    taken.spec.for_provider.ingress.push(rule("taken.example.com", "http://taken.default:80"));
-    api.replace("eu-1", &PostParams::default(), &taken).await.unwrap();
+    taken
+        .spec
+        .for_provider
+        .ingress
+        .push(rule("taken.example.com", "http://taken.default:80"));
+    api.replace("eu-1", &PostParams::default(), &taken)
+        .await
+        .unwrap();
     let t = wait_tunnel(&api, "eu-1", "Synced=False on the foreign record", |t| {
-        let conds = t.status.as_ref().map(|s| s.conditions.clone()).unwrap_or_default();
-        cond(&conds, "Synced").is_some_and(|c| c.status == "False" && c.message.unwrap_or_default().contains("taken.example.com"))
+        let conds = t
+            .status
+            .as_ref()
+            .map(|s| s.conditions.clone())
+            .unwrap_or_default();
+        cond(&conds, "Synced").is_some_and(|c| {
+            c.status == "False" && c.message.unwrap_or_default().contains("taken.example.com")
+        })
     })
     .await;
-    let msg = cond(&t.status.unwrap().conditions, "Synced").unwrap().message.unwrap();
+    let msg = cond(&t.status.unwrap().conditions, "Synced")
+        .unwrap()
+        .message
+        .unwrap();
     assert!(msg.contains("not owned by this Tunnel"), "{msg}");
-    let events = Api::<Event>::namespaced(env.client.clone(), NS).list(&ListParams::default()).await.unwrap();
-    assert!(events.items.iter().any(|e| e.note.as_deref().is_some_and(|n| n.contains("taken.example.com"))));
+    let events = Api::<Event>::namespaced(env.client.clone(), NS)
+        .list(&ListParams::default())
+        .await
+        .unwrap();
+    assert!(events.items.iter().any(|e| {
+        e.note
+            .as_deref()
+            .is_some_and(|n| n.contains("taken.example.com"))
+    }));
     // removing the hostname again clears it
     let mut back_to = api.get("eu-1").await.unwrap();
     back_to.spec.for_provider.ingress.pop();
-    api.replace("eu-1", &PostParams::default(), &back_to).await.unwrap();
-    wait_tunnel(&api, "eu-1", "Synced again", |t| is(t, "Synced", "True") && is(t, "Ready", "True")).await;
+    api.replace("eu-1", &PostParams::default(), &back_to)
+        .await
+        .unwrap();
+    wait_tunnel(&api, "eu-1", "Synced again", |t| {
+        is(t, "Synced", "True") && is(t, "Ready", "True")
+    })
+    .await;
 
     // no secret in events, status or spec
-    let events = serde_json::to_string(&Api::<Event>::all(env.client.clone()).list(&ListParams::default()).await.unwrap().items).unwrap();
-    let tunnels = serde_json::to_string(&api.list(&ListParams::default()).await.unwrap().items).unwrap();
+    let events = serde_json::to_string(
+        &Api::<Event>::all(env.client.clone())
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items,
+    )
+    .unwrap();
+    let tunnels =
+        serde_json::to_string(&api.list(&ListParams::default()).await.unwrap().items).unwrap();
     for secret in [fake_token(fake, &id), TOKEN.to_string()] {
-        assert!(!events.contains(&secret) && !tunnels.contains(&secret), "a secret leaked");
+        assert!(
+            !events.contains(&secret) && !tunnels.contains(&secret),
+            "a secret leaked"
+        );
     }
 
     // delete: records, connections, then the tunnel; others' records stay
     api.delete("eu-1", &DeleteParams::default()).await.unwrap();
-    wait_for("deleted", 60, async || api.get_opt("eu-1").await.unwrap().is_none().then_some(())).await;
+    wait_for("deleted", 60, async || {
+        api.get_opt("eu-1").await.unwrap().is_none().then_some(())
+    })
+    .await;
     assert!(fake.live_tunnels().is_empty(), "no live tunnel left");
-    assert!(fake.tunnel(&id).unwrap().deleted_at.is_some(), "the tunnel reports deleted_at");
+    assert!(
+        fake.tunnel(&id).unwrap().deleted_at.is_some(),
+        "the tunnel reports deleted_at"
+    );
     assert!(owned(fake, &marker).is_empty(), "no record of its own left");
-    for r in foreign_before.iter().filter(|r| [&foreign_other, &foreign_taken].contains(&&r.id)) {
-        assert_eq!(fake.record(&r.id).as_ref(), Some(r), "someone else's record was touched");
+    for r in foreign_before
+        .iter()
+        .filter(|r| [&foreign_other, &foreign_taken].contains(&&r.id))
+    {
+        assert_eq!(
+            fake.record(&r.id).as_ref(),
+            Some(r),
+            "someone else's record was touched"
+        );
     }
-    assert!(token_in_secret(&env.client, "eu-1-tunnel").await.is_none(), "the connection Secret went with it");
+    assert!(
+        token_in_secret(&env.client, "eu-1-tunnel").await.is_none(),
+        "the connection Secret went with it"
+    );
     // in order: records, connections, tunnel
     let log: Vec<String> = fake.with(|s| s.log.iter().cloned().collect());
-    let last = |what: &str| log.iter().rposition(|l| l.starts_with(what) && l.ends_with("200"));
-    let first = |what: &str| log.iter().position(|l| l.starts_with(what) && l.ends_with("200"));
+    let last = |what: &str| {
+        log.iter()
+            .rposition(|l| l.starts_with(what) && l.ends_with("200"))
+    };
+    let first = |what: &str| {
+        log.iter()
+            .position(|l| l.starts_with(what) && l.ends_with("200"))
+    };
     let records_done = last("DELETE /zones/").expect("records deleted");
-    let connections = first(&format!("DELETE /accounts/{ACCOUNT}/cfd_tunnel/{id}/connections")).expect("connections deleted");
-    let tunnel_deleted = log.iter().position(|l| *l == format!("DELETE /accounts/{ACCOUNT}/cfd_tunnel/{id} -> 200")).expect("tunnel deleted");
-    assert!(records_done < connections && connections < tunnel_deleted, "{log:#?}");
-    assert_eq!(fake.violations(), Vec::<String>::new(), "OpenAPI violations");
+    let connections = first(&format!(
+        "DELETE /accounts/{ACCOUNT}/cfd_tunnel/{id}/connections"
+    ))
+    .expect("connections deleted");
+    let tunnel_deleted = log
+        .iter()
+        .position(|l| *l == format!("DELETE /accounts/{ACCOUNT}/cfd_tunnel/{id} -> 200"))
+        .expect("tunnel deleted");
+    assert!(
+        records_done < connections && connections < tunnel_deleted,
+        "{log:#?}"
+    );
+    assert_eq!(
+        fake.violations(),
+        Vec::<String>::new(),
+        "OpenAPI violations"
+    );
 }
 
 #[tokio::test]
@@ -360,7 +548,10 @@ async fn legacy_tunnel_and_bad_zone() {
                 catch_all: "http_status:404".into(),
                 origin_request: None,
             },
-            write_connection_secret_to_ref: Some(SecretReference { name: "legacy-1-tunnel".into(), namespace: NS.into() }),
+            write_connection_secret_to_ref: Some(SecretReference {
+                name: "legacy-1-tunnel".into(),
+                namespace: NS.into(),
+            }),
             provider_config_ref: ProviderConfigReference::default(),
             management_policies: vec![ManagementAction::All],
             deletion_policy: DeletionPolicy::Delete,
@@ -369,63 +560,125 @@ async fn legacy_tunnel_and_bad_zone() {
     api.create(&PostParams::default(), &t).await.unwrap();
     let ready = wait_for("legacy Ready", 90, async || {
         let t = api.get("legacy-1").await.unwrap();
-        let conds = t.status.as_ref().map(|s| s.conditions.clone()).unwrap_or_default();
-        cond(&conds, "Ready").filter(|c| c.status == "True").map(|_| t)
+        let conds = t
+            .status
+            .as_ref()
+            .map(|s| s.conditions.clone())
+            .unwrap_or_default();
+        cond(&conds, "Ready")
+            .filter(|c| c.status == "True")
+            .map(|_| t)
     })
     .await;
     let marker = owner_comment(&ready);
     assert_eq!(hosts(&owned(fake, &marker)), vec!["svc.example.org"]);
-    assert!(token_in_secret(&env.client, "legacy-1-tunnel").await.is_some());
+    assert!(
+        token_in_secret(&env.client, "legacy-1-tunnel")
+            .await
+            .is_some()
+    );
 
     // a zone the token cannot see: Synced=False with the reason
     let ns_api = Api::<namespaced::Tunnel>::namespaced(env.client.clone(), NS);
     let mut bad = ns_tunnel("nozone", vec![rule("a.example.net", "http://a:80")]);
     bad.spec.for_provider.zone = "example.net".into();
     ns_api.create(&PostParams::default(), &bad).await.unwrap();
-    let t = wait_tunnel(&ns_api, "nozone", "Synced=False", |t| is(t, "Synced", "False")).await;
-    let msg = cond(&t.status.unwrap().conditions, "Synced").unwrap().message.unwrap();
+    let t = wait_tunnel(&ns_api, "nozone", "Synced=False", |t| {
+        is(t, "Synced", "False")
+    })
+    .await;
+    let msg = cond(&t.status.unwrap().conditions, "Synced")
+        .unwrap()
+        .message
+        .unwrap();
     assert!(msg.contains("zone example.net not found"), "{msg}");
     // a hostname outside the zone: refused with the reason
     let mut outside = ns_tunnel("outside", vec![rule("a.example.org", "http://a:80")]);
     outside.spec.for_provider.zone = ZONE.into();
-    ns_api.create(&PostParams::default(), &outside).await.unwrap();
-    let t = wait_tunnel(&ns_api, "outside", "Synced=False", |t| is(t, "Synced", "False")).await;
-    let msg = cond(&t.status.unwrap().conditions, "Synced").unwrap().message.unwrap();
+    ns_api
+        .create(&PostParams::default(), &outside)
+        .await
+        .unwrap();
+    let t = wait_tunnel(&ns_api, "outside", "Synced=False", |t| {
+        is(t, "Synced", "False")
+    })
+    .await;
+    let msg = cond(&t.status.unwrap().conditions, "Synced")
+        .unwrap()
+        .message
+        .unwrap();
     assert!(msg.contains("not in zone example.com"), "{msg}");
     // the zone is immutable (CEL)
     let e = ns_api
-        .patch("outside", &PatchParams::default(), &Patch::Merge(json!({"spec": {"forProvider": {"zone": "example.org"}}})))
+        .patch(
+            "outside",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"forProvider": {"zone": "example.org"}}})),
+        )
         .await
         .unwrap_err();
     assert!(e.to_string().contains("zone is immutable"), "{e}");
 
     // the tunnel deleted outside: a new one, the records follow it
-    let old_id = ready.metadata.annotations.as_ref().unwrap()["crossplane.io/external-name"].clone();
+    let old_id =
+        ready.metadata.annotations.as_ref().unwrap()["crossplane.io/external-name"].clone();
     fake.delete_tunnel_outside(&old_id);
     let new_id = wait_for("re-created", 60, async || {
         let t = api.get("legacy-1").await.unwrap();
         let id = t.metadata.annotations.as_ref().unwrap()["crossplane.io/external-name"].clone();
-        let repointed = owned(fake, &marker).iter().all(|r| r.content == format!("{id}.cfargotunnel.com"));
+        let repointed = owned(fake, &marker)
+            .iter()
+            .all(|r| r.content == format!("{id}.cfargotunnel.com"));
         (id != old_id && repointed).then_some(id)
     })
     .await;
-    assert_eq!(fake.live_tunnels().iter().map(|t| t.id.clone()).collect::<Vec<_>>(), vec![new_id.clone()]);
+    assert_eq!(
+        fake.live_tunnels()
+            .iter()
+            .map(|t| t.id.clone())
+            .collect::<Vec<_>>(),
+        vec![new_id.clone()]
+    );
     assert!(fake.tunnel(&old_id).unwrap().deleted_at.is_some());
     let t = api.get("legacy-1").await.unwrap();
-    let conds = t.status.as_ref().map(|s| s.conditions.clone()).unwrap_or_default();
-    assert_eq!(cond(&conds, "Replaced").map(|c| c.reason), Some("NotFound".to_string()));
+    let conds = t
+        .status
+        .as_ref()
+        .map(|s| s.conditions.clone())
+        .unwrap_or_default();
+    assert_eq!(
+        cond(&conds, "Replaced").map(|c| c.reason),
+        Some("NotFound".to_string())
+    );
 
     // deleted while its tunnel is already gone: its records still go
-    api.patch("legacy-1", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"annotations": {"crossplane.io/paused": "true"}}})))
-        .await
-        .unwrap();
+    api.patch(
+        "legacy-1",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"annotations": {"crossplane.io/paused": "true"}}})),
+    )
+    .await
+    .unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
     fake.delete_tunnel_outside(&new_id);
-    api.delete("legacy-1", &DeleteParams::default()).await.unwrap();
-    api.patch("legacy-1", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"annotations": {"crossplane.io/paused": null}}})))
+    api.delete("legacy-1", &DeleteParams::default())
         .await
         .unwrap();
-    wait_for("legacy deleted", 60, async || api.get_opt("legacy-1").await.unwrap().is_none().then_some(())).await;
+    api.patch(
+        "legacy-1",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"annotations": {"crossplane.io/paused": null}}})),
+    )
+    .await
+    .unwrap();
+    wait_for("legacy deleted", 60, async || {
+        api.get_opt("legacy-1")
+            .await
+            .unwrap()
+            .is_none()
+            .then_some(())
+    })
+    .await;
     assert!(fake.live_tunnels().is_empty());
     assert!(owned(fake, &marker).is_empty());
     assert_eq!(fake.violations(), Vec::<String>::new());
@@ -436,7 +689,10 @@ async fn legacy_tunnel_and_bad_zone() {
 /// budget the fake enforces.
 #[tokio::test]
 async fn converges_under_faults_within_the_rate_limit() {
-    let limit = RateLimit { requests: 60, window_seconds: 5 };
+    let limit = RateLimit {
+        requests: 60,
+        window_seconds: 5,
+    };
     let opts = ClientOptions {
         request_timeout: Duration::from_millis(700),
         max_attempts: 8,
@@ -459,16 +715,33 @@ async fn converges_under_faults_within_the_rate_limit() {
     let api = Api::<namespaced::Tunnel>::namespaced(env.client.clone(), NS);
     let names: Vec<String> = (0..6).map(|i| format!("faulty-{i}")).collect();
     for (i, n) in names.iter().enumerate() {
-        let t = ns_tunnel(n, vec![rule(&format!("h{i}.example.com"), "http://svc:80"), rule(&format!("g{i}.example.com"), "http://svc:81")]);
+        let t = ns_tunnel(
+            n,
+            vec![
+                rule(&format!("h{i}.example.com"), "http://svc:80"),
+                rule(&format!("g{i}.example.com"), "http://svc:81"),
+            ],
+        );
         api.create(&PostParams::default(), &t).await.unwrap();
     }
     let mut markers = Vec::new();
     for n in &names {
-        let t = wait_tunnel(&api, n, "Ready under faults", |t| is(t, "Ready", "True") && is(t, "Synced", "True")).await;
-        assert!(token_in_secret(&env.client, &format!("{n}-tunnel")).await.is_some());
+        let t = wait_tunnel(&api, n, "Ready under faults", |t| {
+            is(t, "Ready", "True") && is(t, "Synced", "True")
+        })
+        .await;
+        assert!(
+            token_in_secret(&env.client, &format!("{n}-tunnel"))
+                .await
+                .is_some()
+        );
         markers.push(owner_comment(&t));
     }
-    assert_eq!(fake.live_tunnels().len(), names.len(), "one tunnel each, no duplicate");
+    assert_eq!(
+        fake.live_tunnels().len(),
+        names.len(),
+        "one tunnel each, no duplicate"
+    );
     for m in &markers {
         assert_eq!(owned(fake, m).len(), 2, "two records each, no duplicate");
     }
@@ -481,22 +754,37 @@ async fn converges_under_faults_within_the_rate_limit() {
     for n in &names {
         let id = external_name(&api.get(n).await.unwrap());
         wait_for("updated under faults", 120, async || {
-            (fake_ingress(fake, &id).first().map(|r| r.1.as_str()) == Some("http://svc:8080")).then_some(())
+            (fake_ingress(fake, &id).first().map(|r| r.1.as_str()) == Some("http://svc:8080"))
+                .then_some(())
         })
         .await;
     }
     for n in &names {
         api.delete(n, &DeleteParams::default()).await.unwrap();
     }
-    wait_for("all deleted", 180, async || api.list(&ListParams::default()).await.unwrap().items.is_empty().then_some(())).await;
+    wait_for("all deleted", 180, async || {
+        api.list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+            .then_some(())
+    })
+    .await;
     assert!(fake.live_tunnels().is_empty());
     for m in &markers {
         assert!(owned(fake, m).is_empty());
     }
     let c = fake.counters();
     eprintln!("faults: {c:?}");
-    assert!(c.injected_5xx > 0 && c.injected_429 > 0 && c.injected_timeouts > 0, "faults were injected: {c:?}");
-    assert_eq!(c.rate_limited, 0, "the client went over the rate limit: {c:?}");
+    assert!(
+        c.injected_5xx > 0 && c.injected_429 > 0 && c.injected_timeouts > 0,
+        "faults were injected: {c:?}"
+    );
+    assert_eq!(
+        c.rate_limited, 0,
+        "the client went over the rate limit: {c:?}"
+    );
     assert!(c.max_in_window <= 60, "{c:?}");
     assert_eq!(fake.violations(), Vec::<String>::new());
 }

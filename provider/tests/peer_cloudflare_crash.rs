@@ -24,10 +24,15 @@ use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DeleteParams, ObjectMeta, PostParams};
 use provider_hybrid_spoke::apis::cloudflare::{
-    CloudflareCredentials, IngressRule, ProviderConfigSpec, RateLimit, TunnelParameters, namespaced, pc_namespaced,
+    CloudflareCredentials, IngressRule, ProviderConfigSpec, RateLimit, TunnelParameters,
+    namespaced, pc_namespaced,
 };
-use provider_hybrid_spoke::apis::{LocalSecretReference, ManagementAction, SecretKeySelector, TypedProviderConfigReference};
-use provider_hybrid_spoke::cloudflare::tunnel::{self, CloudflareConnector, owner_comment, tunnel_name};
+use provider_hybrid_spoke::apis::{
+    LocalSecretReference, ManagementAction, SecretKeySelector, TypedProviderConfigReference,
+};
+use provider_hybrid_spoke::cloudflare::tunnel::{
+    self, CloudflareConnector, owner_comment, tunnel_name,
+};
 use provider_hybrid_spoke::managed::ratelimit::GlobalLimiter;
 use provider_hybrid_spoke::managed::reconciler::{Options, Reconciler};
 use provider_hybrid_spoke::metrics::Metrics;
@@ -89,7 +94,11 @@ async fn drive(
         if done(obj.as_ref()) {
             return killed;
         }
-        assert!(Instant::now() < deadline, "{name} did not converge: {:#?}", obj.map(|o| (o.metadata.annotations, o.status)));
+        assert!(
+            Instant::now() < deadline,
+            "{name} did not converge: {:#?}",
+            obj.map(|o| (o.metadata.annotations, o.status))
+        );
         let Some(obj) = obj else { return killed };
         match kill_at.filter(|_| !killed) {
             Some(n) => {
@@ -116,13 +125,23 @@ fn tunnel(name: &str) -> namespaced::Tunnel {
             for_provider: TunnelParameters {
                 zone: ZONE.into(),
                 ingress: vec![
-                    IngressRule { hostname: format!("{name}.example.com"), service: "http://a:80".into(), ..Default::default() },
-                    IngressRule { hostname: format!("{name}-api.example.com"), service: "http://b:80".into(), ..Default::default() },
+                    IngressRule {
+                        hostname: format!("{name}.example.com"),
+                        service: "http://a:80".into(),
+                        ..Default::default()
+                    },
+                    IngressRule {
+                        hostname: format!("{name}-api.example.com"),
+                        service: "http://b:80".into(),
+                        ..Default::default()
+                    },
                 ],
                 catch_all: "http_status:404".into(),
                 origin_request: None,
             },
-            write_connection_secret_to_ref: Some(LocalSecretReference { name: format!("{name}-tunnel") }),
+            write_connection_secret_to_ref: Some(LocalSecretReference {
+                name: format!("{name}-tunnel"),
+            }),
             provider_config_ref: TypedProviderConfigReference::default(),
             management_policies: vec![ManagementAction::All],
         },
@@ -133,10 +152,16 @@ fn tunnel(name: &str) -> namespaced::Tunnel {
 
 fn ready(t: Option<&namespaced::Tunnel>) -> bool {
     t.is_some_and(|t| {
-        let conds = t.status.as_ref().map(|s| s.conditions.clone()).unwrap_or_default();
+        let conds = t
+            .status
+            .as_ref()
+            .map(|s| s.conditions.clone())
+            .unwrap_or_default();
         let ok = |k: &str| conds.iter().any(|c| c.type_ == k && c.status == "True");
         let ann = t.metadata.annotations.clone().unwrap_or_default();
-        ok("Ready") && ok("Synced") && !ann.contains_key("hybridspoke.io/connection-details-pending")
+        ok("Ready")
+            && ok("Synced")
+            && !ann.contains_key("hybridspoke.io/connection-details-pending")
     })
 }
 
@@ -145,24 +170,53 @@ async fn no_leak_no_duplicate_after_crashes_in_create_and_delete() {
     let (_server, client) = support::cluster::provider_api_server(&[NS, "crossplane-system"]).await;
     let fake = FakeCloudflare::start(TOKEN, &[ZONE]).await;
     let s = Secret {
-        metadata: ObjectMeta { name: Some("cloudflare".into()), namespace: Some("crossplane-system".into()), ..Default::default() },
-        data: Some(BTreeMap::from([("token".to_string(), ByteString(TOKEN.as_bytes().to_vec()))])),
+        metadata: ObjectMeta {
+            name: Some("cloudflare".into()),
+            namespace: Some("crossplane-system".into()),
+            ..Default::default()
+        },
+        data: Some(BTreeMap::from([(
+            "token".to_string(),
+            ByteString(TOKEN.as_bytes().to_vec()),
+        )])),
         ..Default::default()
     };
-    Api::<Secret>::namespaced(client.clone(), "crossplane-system").create(&PostParams::default(), &s).await.unwrap();
+    Api::<Secret>::namespaced(client.clone(), "crossplane-system")
+        .create(&PostParams::default(), &s)
+        .await
+        .unwrap();
     let spec = ProviderConfigSpec {
         account_id: ACCOUNT.into(),
         base_url: Some(fake.url.clone()),
         credentials: CloudflareCredentials {
-            api_token_secret_ref: SecretKeySelector { name: "cloudflare".into(), namespace: Some("crossplane-system".into()), key: "token".into() },
+            api_token_secret_ref: SecretKeySelector {
+                name: "cloudflare".into(),
+                namespace: Some("crossplane-system".into()),
+                key: "token".into(),
+            },
         },
         // hundreds of creates in minutes: far over Cloudflare's real budget
-        rate_limit: Some(RateLimit { requests: 100_000, window_seconds: 300 }),
+        rate_limit: Some(RateLimit {
+            requests: 100_000,
+            window_seconds: 300,
+        }),
     };
     fake.set_rate_limit(100_000, Duration::from_secs(300));
-    let cpc = pc_namespaced::ClusterProviderConfig::new("default", pc_namespaced::ClusterProviderConfigSpec(spec));
-    Api::<pc_namespaced::ClusterProviderConfig>::all(client.clone()).create(&PostParams::default(), &cpc).await.unwrap();
-    let foreign = fake.add_record(ZONE, "www.example.com", "CNAME", "elsewhere.example.net", Some("someone else"));
+    let cpc = pc_namespaced::ClusterProviderConfig::new(
+        "default",
+        pc_namespaced::ClusterProviderConfigSpec(spec),
+    );
+    Api::<pc_namespaced::ClusterProviderConfig>::all(client.clone())
+        .create(&PostParams::default(), &cpc)
+        .await
+        .unwrap();
+    let foreign = fake.add_record(
+        ZONE,
+        "www.example.com",
+        "CNAME",
+        "elsewhere.example.net",
+        Some("someone else"),
+    );
     let foreign_before = fake.record(&foreign);
     let api = Api::<namespaced::Tunnel>::namespaced(client.clone(), NS);
     let secrets = Api::<Secret>::namespaced(client.clone(), NS);
@@ -170,7 +224,9 @@ async fn no_leak_no_duplicate_after_crashes_in_create_and_delete() {
     // calls an uninterrupted create and delete make: the range of kill points
     let measure = |phase: &str| (phase.to_string(), fake.counters().answered);
     let (_, before) = measure("create");
-    api.create(&PostParams::default(), &tunnel("base")).await.unwrap();
+    api.create(&PostParams::default(), &tunnel("base"))
+        .await
+        .unwrap();
     drive(&client, &fake, "base", None, ready).await;
     let create_calls = fake.counters().answered - before;
     let before = fake.counters().answered;
@@ -186,45 +242,117 @@ async fn no_leak_no_duplicate_after_crashes_in_create_and_delete() {
     let mut i = 0;
     while create_kills < 100 || delete_kills < 100 {
         i += 1;
-        assert!(i < 400, "too few kills happened: {create_kills} + {delete_kills}");
+        assert!(
+            i < 400,
+            "too few kills happened: {create_kills} + {delete_kills}"
+        );
         let name = format!("c{i}");
-        let created = api.create(&PostParams::default(), &tunnel(&name)).await.unwrap();
+        let created = api
+            .create(&PostParams::default(), &tunnel(&name))
+            .await
+            .unwrap();
         let uid_name = tunnel_name(&created);
         let marker = owner_comment(&created);
 
         let kill = fake.counters().answered + 1 + rng.below(create_calls);
         if i % 4 == 0 {
             // killed during create, then deleted before it ever converged
-            let killed = drive(&client, &fake, &name, Some(kill), |t| ready(t) || fake.counters().answered >= kill).await;
+            let killed = drive(&client, &fake, &name, Some(kill), |t| {
+                ready(t) || fake.counters().answered >= kill
+            })
+            .await;
             api.delete(&name, &DeleteParams::default()).await.unwrap();
             drive(&client, &fake, &name, None, |t| t.is_none()).await;
             create_kills += u32::from(killed);
-            assert!(fake.live_tunnels().is_empty(), "{name}: deleted mid-create, a tunnel leaked (kill at {kill})");
-            let left: Vec<_> = fake.records().into_iter().filter(|r| r.comment.as_deref() == Some(marker.as_str())).collect();
-            assert!(left.is_empty(), "{name}: deleted mid-create, records leaked: {left:?}");
+            assert!(
+                fake.live_tunnels().is_empty(),
+                "{name}: deleted mid-create, a tunnel leaked (kill at {kill})"
+            );
+            let left: Vec<_> = fake
+                .records()
+                .into_iter()
+                .filter(|r| r.comment.as_deref() == Some(marker.as_str()))
+                .collect();
+            assert!(
+                left.is_empty(),
+                "{name}: deleted mid-create, records leaked: {left:?}"
+            );
             continue;
         }
         create_kills += u32::from(drive(&client, &fake, &name, Some(kill), ready).await);
-        let live: Vec<_> = fake.live_tunnels().into_iter().filter(|t| t.name == uid_name).collect();
-        assert_eq!(live.len(), 1, "{name}: one live tunnel, no duplicate (kill at {kill})");
-        assert_eq!(fake.live_tunnels().len(), 1, "no tunnel of another resource left");
-        let mut owned: Vec<String> = fake.records().into_iter().filter(|r| r.comment.as_deref() == Some(marker.as_str())).map(|r| r.name).collect();
+        let live: Vec<_> = fake
+            .live_tunnels()
+            .into_iter()
+            .filter(|t| t.name == uid_name)
+            .collect();
+        assert_eq!(
+            live.len(),
+            1,
+            "{name}: one live tunnel, no duplicate (kill at {kill})"
+        );
+        assert_eq!(
+            fake.live_tunnels().len(),
+            1,
+            "no tunnel of another resource left"
+        );
+        let mut owned: Vec<String> = fake
+            .records()
+            .into_iter()
+            .filter(|r| r.comment.as_deref() == Some(marker.as_str()))
+            .map(|r| r.name)
+            .collect();
         owned.sort();
-        assert_eq!(owned, vec![format!("{name}-api.example.com"), format!("{name}.example.com")], "{name}: one record per hostname");
+        assert_eq!(
+            owned,
+            vec![
+                format!("{name}-api.example.com"),
+                format!("{name}.example.com")
+            ],
+            "{name}: one record per hostname"
+        );
         let t = api.get(&name).await.unwrap();
         let id = t.metadata.annotations.as_ref().unwrap()["crossplane.io/external-name"].clone();
-        assert_eq!(id, live[0].id, "{name}: the recorded tunnel is the live one");
-        let token = secrets.get(&format!("{name}-tunnel")).await.unwrap().data.unwrap()["token"].0.clone();
-        let expected = support::fake_cloudflare::base64(json!({"a": ACCOUNT, "t": live[0].id, "s": live[0].secret}).to_string().as_bytes());
-        assert_eq!(String::from_utf8(token).unwrap(), expected, "{name}: the Secret holds the live tunnel's token");
+        assert_eq!(
+            id, live[0].id,
+            "{name}: the recorded tunnel is the live one"
+        );
+        let token = secrets
+            .get(&format!("{name}-tunnel"))
+            .await
+            .unwrap()
+            .data
+            .unwrap()["token"]
+            .0
+            .clone();
+        let expected = support::fake_cloudflare::base64(
+            json!({"a": ACCOUNT, "t": live[0].id, "s": live[0].secret})
+                .to_string()
+                .as_bytes(),
+        );
+        assert_eq!(
+            String::from_utf8(token).unwrap(),
+            expected,
+            "{name}: the Secret holds the live tunnel's token"
+        );
 
         api.delete(&name, &DeleteParams::default()).await.unwrap();
         let kill = fake.counters().answered + 1 + rng.below(delete_calls);
         delete_kills += u32::from(drive(&client, &fake, &name, Some(kill), |t| t.is_none()).await);
-        assert!(fake.live_tunnels().is_empty(), "{name}: a tunnel leaked (kill at {kill})");
-        let left: Vec<_> = fake.records().into_iter().filter(|r| r.comment.as_deref() == Some(marker.as_str())).collect();
+        assert!(
+            fake.live_tunnels().is_empty(),
+            "{name}: a tunnel leaked (kill at {kill})"
+        );
+        let left: Vec<_> = fake
+            .records()
+            .into_iter()
+            .filter(|r| r.comment.as_deref() == Some(marker.as_str()))
+            .collect();
         assert!(left.is_empty(), "{name}: records leaked: {left:?}");
-        assert_eq!(fake.record(&foreign), foreign_before, "someone else's record was touched");
+        assert_eq!(
+            fake.record(&foreign),
+            foreign_before,
+            "someone else's record was touched"
+        );
     }
     let c = fake.counters();
     eprintln!(

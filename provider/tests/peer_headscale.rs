@@ -14,10 +14,11 @@ use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DeleteParams, ObjectMeta, PostParams};
 use provider_hybrid_spoke::apis::tailnet::{
-    HeadscaleApi, KeyType, TailnetKeyParameters, namespaced,
-    pc_namespaced,
+    HeadscaleApi, KeyType, TailnetKeyParameters, namespaced, pc_namespaced,
 };
-use provider_hybrid_spoke::apis::{LocalSecretReference, ManagementAction, SecretKeySelector, TypedProviderConfigReference};
+use provider_hybrid_spoke::apis::{
+    LocalSecretReference, ManagementAction, SecretKeySelector, TypedProviderConfigReference,
+};
 use provider_hybrid_spoke::managed::reconciler::Options;
 use provider_hybrid_spoke::manager::{Controllers, Settings, Shutdown};
 use provider_hybrid_spoke::metrics::Metrics;
@@ -37,7 +38,9 @@ fn key(name: &str, tags: Vec<String>) -> namespaced::TailnetKey {
                 ..Default::default()
             },
             rotation: None,
-            write_connection_secret_to_ref: Some(LocalSecretReference { name: format!("{name}-conn") }),
+            write_connection_secret_to_ref: Some(LocalSecretReference {
+                name: format!("{name}-conn"),
+            }),
             provider_config_ref: TypedProviderConfigReference::default(),
             management_policies: vec![ManagementAction::All],
         },
@@ -47,18 +50,37 @@ fn key(name: &str, tags: Vec<String>) -> namespaced::TailnetKey {
 }
 
 fn status(k: &namespaced::TailnetKey, t: &str) -> Option<(String, String, String)> {
-    let c = k.status.as_ref()?.conditions.iter().find(|c| c.type_ == t)?;
-    Some((c.status.clone(), c.reason.clone(), c.message.clone().unwrap_or_default()))
+    let c = k
+        .status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == t)?;
+    Some((
+        c.status.clone(),
+        c.reason.clone(),
+        c.message.clone().unwrap_or_default(),
+    ))
 }
 
-async fn wait(api: &Api<namespaced::TailnetKey>, name: &str, what: &str, pred: impl Fn(&namespaced::TailnetKey) -> bool) -> namespaced::TailnetKey {
+async fn wait(
+    api: &Api<namespaced::TailnetKey>,
+    name: &str,
+    what: &str,
+    pred: impl Fn(&namespaced::TailnetKey) -> bool,
+) -> namespaced::TailnetKey {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         if let Some(k) = api.get_opt(name).await.unwrap() {
             if pred(&k) {
                 return k;
             }
-            assert!(Instant::now() < deadline, "{name}: not {what}: {:?} {:?}", k.metadata.annotations, k.status);
+            assert!(
+                Instant::now() < deadline,
+                "{name}: not {what}: {:?} {:?}",
+                k.metadata.annotations,
+                k.status
+            );
         } else {
             assert!(Instant::now() < deadline, "{name}: not {what}: gone");
         }
@@ -69,30 +91,50 @@ async fn wait(api: &Api<namespaced::TailnetKey>, name: &str, what: &str, pred: i
 fn preauth_keys(hs: &Headscale) -> Vec<Value> {
     let r = hs.request("GET", "/api/v1/preauthkey", None);
     assert_eq!(r.status, 200, "{}", r.body);
-    r.json()["preAuthKeys"].as_array().cloned().unwrap_or_default()
+    r.json()["preAuthKeys"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
 }
 
 fn find(hs: &Headscale, id: &str) -> Option<Value> {
-    preauth_keys(hs).into_iter().find(|k| k["id"].as_str() == Some(id) || k["id"].to_string() == id)
+    preauth_keys(hs)
+        .into_iter()
+        .find(|k| k["id"].as_str() == Some(id) || k["id"].to_string() == id)
 }
 
 fn expired(k: &Value) -> bool {
-    k["expiration"].as_str().and_then(|e| e.parse::<jiff::Timestamp>().ok()).is_some_and(|e| e <= jiff::Timestamp::now())
+    k["expiration"]
+        .as_str()
+        .and_then(|e| e.parse::<jiff::Timestamp>().ok())
+        .is_some_and(|e| e <= jiff::Timestamp::now())
 }
 
 #[tokio::test]
 async fn tailnet_key_on_headscale_v0_29() {
-    let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_test_writer().try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     let hs = Headscale::start(HeadscaleVersion::V0_29);
     // a policy that owns tag:spoke (tagged pre-auth keys need an owner)
     let policy = json!({"tagOwners": {"tag:spoke": [format!("{}@", hs.user()["name"].as_str().unwrap())]}, "acls": []});
-    let r = hs.request("PUT", "/api/v1/policy", Some(&json!({"policy": policy.to_string()})));
+    let r = hs.request(
+        "PUT",
+        "/api/v1/policy",
+        Some(&json!({"policy": policy.to_string()})),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
 
     let (_server, client) = support::cluster::provider_api_server(&[NS]).await;
-    let cpc = support::cluster::headscale_provider_config(&client, &hs, NS, HeadscaleApi::Auto).await;
+    let cpc =
+        support::cluster::headscale_provider_config(&client, &hs, NS, HeadscaleApi::Auto).await;
     let settings = Settings {
-        reconcile: Options { poll: Duration::from_secs(1), creation_grace: Duration::from_secs(5), ..Options::default() },
+        reconcile: Options {
+            poll: Duration::from_secs(1),
+            creation_grace: Duration::from_secs(5),
+            ..Options::default()
+        },
         max_reconcile_rate: 50,
         ..Settings::default()
     };
@@ -102,47 +144,104 @@ async fn tailnet_key_on_headscale_v0_29() {
     tokio::spawn(controllers.run(shutdown));
 
     let api = Api::<namespaced::TailnetKey>::namespaced(client.clone(), NS);
-    api.create(&PostParams::default(), &key("plain", vec![])).await.unwrap();
-    api.create(&PostParams::default(), &key("tagged", vec!["tag:spoke".into()])).await.unwrap();
+    api.create(&PostParams::default(), &key("plain", vec![]))
+        .await
+        .unwrap();
+    api.create(
+        &PostParams::default(),
+        &key("tagged", vec!["tag:spoke".into()]),
+    )
+    .await
+    .unwrap();
     let mut ids = BTreeMap::new();
     for name in ["plain", "tagged"] {
-        let k = wait(&api, name, "Ready", |k| status(k, "Ready").is_some_and(|s| s.0 == "True")).await;
+        let k = wait(&api, name, "Ready", |k| {
+            status(k, "Ready").is_some_and(|s| s.0 == "True")
+        })
+        .await;
         let id = k.metadata.annotations.unwrap()["crossplane.io/external-name"].clone();
-        assert_eq!(k.status.unwrap().at_provider.unwrap().api.as_deref(), Some("headscale/v1"));
-        let data = Api::<Secret>::namespaced(client.clone(), NS).get(&format!("{name}-conn")).await.unwrap().data.unwrap();
+        assert_eq!(
+            k.status.unwrap().at_provider.unwrap().api.as_deref(),
+            Some("headscale/v1")
+        );
+        let data = Api::<Secret>::namespaced(client.clone(), NS)
+            .get(&format!("{name}-conn"))
+            .await
+            .unwrap()
+            .data
+            .unwrap();
         let authkey = String::from_utf8(data["authkey"].0.clone()).unwrap();
-        assert!(authkey.starts_with("hskey-auth-"), "a Headscale pre-auth key");
+        assert!(
+            authkey.starts_with("hskey-auth-"),
+            "a Headscale pre-auth key"
+        );
         let hk = find(&hs, &id).expect("the key exists in Headscale");
         assert!(hk["reusable"].as_bool().unwrap() && !expired(&hk));
         ids.insert(name, id);
     }
-    assert_eq!(find(&hs, &ids["tagged"]).unwrap()["aclTags"], json!(["tag:spoke"]));
+    assert_eq!(
+        find(&hs, &ids["tagged"]).unwrap()["aclTags"],
+        json!(["tag:spoke"])
+    );
 
     // Headscale v0.29 takes unowned tags on a pre-auth key (it checks them
     // when a node registers), so there is no create error for them here.
     // Bad credentials: Headscale's own answer, in Synced.
     let wrong = Secret {
-        metadata: ObjectMeta { name: Some("wrong".into()), namespace: Some(NS.into()), ..Default::default() },
-        data: Some(BTreeMap::from([("token".to_string(), ByteString(b"hskey-api-wrong-000000".to_vec()))])),
+        metadata: ObjectMeta {
+            name: Some("wrong".into()),
+            namespace: Some(NS.into()),
+            ..Default::default()
+        },
+        data: Some(BTreeMap::from([(
+            "token".to_string(),
+            ByteString(b"hskey-api-wrong-000000".to_vec()),
+        )])),
         ..Default::default()
     };
-    Api::<Secret>::namespaced(client.clone(), NS).create(&PostParams::default(), &wrong).await.unwrap();
+    Api::<Secret>::namespaced(client.clone(), NS)
+        .create(&PostParams::default(), &wrong)
+        .await
+        .unwrap();
     let mut wrong_spec = cpc.spec.0.clone();
     wrong_spec.headscale_api = HeadscaleApi::V1;
-    wrong_spec.credentials.api_key_secret_ref = Some(SecretKeySelector { name: "wrong".into(), namespace: None, key: "token".into() });
-    let pc = pc_namespaced::ProviderConfig::new("wrong", pc_namespaced::ProviderConfigSpecNs(wrong_spec));
-    Api::<pc_namespaced::ProviderConfig>::namespaced(client.clone(), NS).create(&PostParams::default(), &pc).await.unwrap();
+    wrong_spec.credentials.api_key_secret_ref = Some(SecretKeySelector {
+        name: "wrong".into(),
+        namespace: None,
+        key: "token".into(),
+    });
+    let pc = pc_namespaced::ProviderConfig::new(
+        "wrong",
+        pc_namespaced::ProviderConfigSpecNs(wrong_spec),
+    );
+    Api::<pc_namespaced::ProviderConfig>::namespaced(client.clone(), NS)
+        .create(&PostParams::default(), &pc)
+        .await
+        .unwrap();
     let mut bad = key("bad-creds", vec![]);
-    bad.spec.provider_config_ref = TypedProviderConfigReference { kind: "ProviderConfig".into(), name: "wrong".into() };
+    bad.spec.provider_config_ref = TypedProviderConfigReference {
+        kind: "ProviderConfig".into(),
+        name: "wrong".into(),
+    };
     api.create(&PostParams::default(), &bad).await.unwrap();
-    let k = wait(&api, "bad-creds", "Synced=False", |k| status(k, "Synced").is_some_and(|s| s.0 == "False")).await;
+    let k = wait(&api, "bad-creds", "Synced=False", |k| {
+        status(k, "Synced").is_some_and(|s| s.0 == "False")
+    })
+    .await;
     let (_, _, m) = status(&k, "Synced").unwrap();
-    assert!(m.starts_with("create failed: POST /api/v1/preauthkey: HTTP 401"), "{m}");
+    assert!(
+        m.starts_with("create failed: POST /api/v1/preauthkey: HTTP 401"),
+        "{m}"
+    );
     assert!(!m.contains("hskey-api-wrong"), "{m}");
 
     // expired (revoked) outside -> replaced
     let before_expiry = api.get("plain").await.unwrap();
-    let r = hs.request("POST", "/api/v1/preauthkey/expire", Some(&json!({"id": ids["plain"]})));
+    let r = hs.request(
+        "POST",
+        "/api/v1/preauthkey/expire",
+        Some(&json!({"id": ids["plain"]})),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     let k = wait(&api, "plain", "replaced", |k| {
         k.metadata.annotations.as_ref().unwrap()["crossplane.io/external-name"] != ids["plain"]
@@ -159,7 +258,12 @@ async fn tailnet_key_on_headscale_v0_29() {
     stale.metadata.resource_version = before_expiry.metadata.resource_version.clone();
     reconciler.reconcile(Arc::new(stale)).await;
     let k = api.get("plain").await.unwrap();
-    assert_eq!(status(&k, "Replaced").map(|s| s.1).as_deref(), Some("Expired"), "{:?}", k.status);
+    assert_eq!(
+        status(&k, "Replaced").map(|s| s.1).as_deref(),
+        Some("Expired"),
+        "{:?}",
+        k.status
+    );
     let new_id = k.metadata.annotations.unwrap()["crossplane.io/external-name"].clone();
 
     // delete -> expired and removed in Headscale
@@ -172,7 +276,10 @@ async fn tailnet_key_on_headscale_v0_29() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     for id in [&new_id, &ids["tagged"]] {
-        assert!(find(&hs, id).is_none_or(|k| expired(&k)), "key {id} is still valid after delete");
+        assert!(
+            find(&hs, id).is_none_or(|k| expired(&k)),
+            "key {id} is still valid after delete"
+        );
     }
     // the API key never shows up in the provider's objects
     let all = serde_json::to_string(&api.list(&Default::default()).await.unwrap().items).unwrap();

@@ -15,12 +15,12 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
 use provider_hybrid_spoke::apis::tailnet::{
-    Backend, HeadscaleApi, KeyType, ProviderConfigSpec, ProviderCredentials, Rotation, TailnetKeyParameters, cluster,
-    namespaced, pc_cluster, pc_namespaced,
+    Backend, HeadscaleApi, KeyType, ProviderConfigSpec, ProviderCredentials, Rotation,
+    TailnetKeyParameters, cluster, namespaced, pc_cluster, pc_namespaced,
 };
 use provider_hybrid_spoke::apis::{
-    Condition, DeletionPolicy, LocalSecretReference, ManagementAction, ProviderConfigReference, SecretKeySelector,
-    SecretReference, TypedProviderConfigReference,
+    Condition, DeletionPolicy, LocalSecretReference, ManagementAction, ProviderConfigReference,
+    SecretKeySelector, SecretReference, TypedProviderConfigReference,
 };
 use provider_hybrid_spoke::managed::reconciler::{FailPoint, Options};
 use provider_hybrid_spoke::manager::{Controllers, Settings, Shutdown};
@@ -40,7 +40,12 @@ struct Env {
 }
 
 struct ControllersHandle {
-    ns: Arc<provider_hybrid_spoke::managed::reconciler::Reconciler<namespaced::TailnetKey, provider_hybrid_spoke::tailnetkey::TailnetConnector>>,
+    ns: Arc<
+        provider_hybrid_spoke::managed::reconciler::Reconciler<
+            namespaced::TailnetKey,
+            provider_hybrid_spoke::tailnetkey::TailnetConnector,
+        >,
+    >,
     metrics: Arc<Metrics>,
 }
 
@@ -74,10 +79,30 @@ async fn setup() -> Env {
     let fake = FakeTailscale::start(API_KEY).await;
     put_secret(&client, "crossplane-system", "tailscale", API_KEY).await;
     put_secret(&client, NS, "tailscale", API_KEY).await;
-    let cpc = pc_namespaced::ClusterProviderConfig::new("default", pc_namespaced::ClusterProviderConfigSpec(pc_spec(&fake.url, "tailscale", Some("crossplane-system"))));
-    Api::<pc_namespaced::ClusterProviderConfig>::all(client.clone()).create(&PostParams::default(), &cpc).await.unwrap();
-    let legacy = pc_cluster::ProviderConfig::new("default", pc_cluster::ProviderConfigSpecCluster(pc_spec(&fake.url, "tailscale", Some("crossplane-system"))));
-    Api::<pc_cluster::ProviderConfig>::all(client.clone()).create(&PostParams::default(), &legacy).await.unwrap();
+    let cpc = pc_namespaced::ClusterProviderConfig::new(
+        "default",
+        pc_namespaced::ClusterProviderConfigSpec(pc_spec(
+            &fake.url,
+            "tailscale",
+            Some("crossplane-system"),
+        )),
+    );
+    Api::<pc_namespaced::ClusterProviderConfig>::all(client.clone())
+        .create(&PostParams::default(), &cpc)
+        .await
+        .unwrap();
+    let legacy = pc_cluster::ProviderConfig::new(
+        "default",
+        pc_cluster::ProviderConfigSpecCluster(pc_spec(
+            &fake.url,
+            "tailscale",
+            Some("crossplane-system"),
+        )),
+    );
+    Api::<pc_cluster::ProviderConfig>::all(client.clone())
+        .create(&PostParams::default(), &legacy)
+        .await
+        .unwrap();
 
     let settings = Settings {
         reconcile: Options {
@@ -115,7 +140,10 @@ async fn put_secret(client: &kube::Client, ns: &str, name: &str, value: &str) {
             namespace: Some(ns.into()),
             ..Default::default()
         },
-        data: Some(BTreeMap::from([("token".to_string(), ByteString(value.as_bytes().to_vec()))])),
+        data: Some(BTreeMap::from([(
+            "token".to_string(),
+            ByteString(value.as_bytes().to_vec()),
+        )])),
         ..Default::default()
     };
     let api = Api::<Secret>::namespaced(client.clone(), ns);
@@ -141,7 +169,9 @@ fn ns_key(name: &str, params: TailnetKeyParameters) -> namespaced::TailnetKey {
         namespaced::TailnetKeySpec {
             for_provider: params,
             rotation: None,
-            write_connection_secret_to_ref: Some(LocalSecretReference { name: format!("{name}-conn") }),
+            write_connection_secret_to_ref: Some(LocalSecretReference {
+                name: format!("{name}-conn"),
+            }),
             provider_config_ref: TypedProviderConfigReference::default(),
             management_policies: vec![ManagementAction::All],
         },
@@ -155,10 +185,18 @@ fn cond(conds: &[Condition], t: &str) -> Option<Condition> {
 }
 
 fn conditions_of(k: &namespaced::TailnetKey) -> Vec<Condition> {
-    k.status.as_ref().map(|s| s.conditions.clone()).unwrap_or_default()
+    k.status
+        .as_ref()
+        .map(|s| s.conditions.clone())
+        .unwrap_or_default()
 }
 
-async fn wait_key(api: &Api<namespaced::TailnetKey>, name: &str, what: &str, pred: impl Fn(&namespaced::TailnetKey) -> bool) -> namespaced::TailnetKey {
+async fn wait_key(
+    api: &Api<namespaced::TailnetKey>,
+    name: &str,
+    what: &str,
+    pred: impl Fn(&namespaced::TailnetKey) -> bool,
+) -> namespaced::TailnetKey {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         if let Some(k) = api.get_opt(name).await.unwrap()
@@ -168,7 +206,10 @@ async fn wait_key(api: &Api<namespaced::TailnetKey>, name: &str, what: &str, pre
         }
         if Instant::now() > deadline {
             let k = api.get_opt(name).await.unwrap();
-            panic!("{name}: not {what} after 90s: {:#?}", k.map(|k| (k.metadata.annotations, k.metadata.finalizers, k.status)));
+            panic!(
+                "{name}: not {what} after 90s: {:#?}",
+                k.map(|k| (k.metadata.annotations, k.metadata.finalizers, k.status))
+            );
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -180,7 +221,11 @@ where
 {
     let deadline = Instant::now() + Duration::from_secs(90);
     while api.get_opt(name).await.unwrap().is_some() {
-        assert!(Instant::now() < deadline, "{name} still exists after 90s: {:?}", api.get_opt(name).await.unwrap().map(|o| o.meta().clone()));
+        assert!(
+            Instant::now() < deadline,
+            "{name} still exists after 90s: {:?}",
+            api.get_opt(name).await.unwrap().map(|o| o.meta().clone())
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -189,8 +234,15 @@ fn is(k: &namespaced::TailnetKey, t: &str, status: &str) -> bool {
     cond(&conditions_of(k), t).is_some_and(|c| c.status == status)
 }
 
-async fn secret_data(client: &kube::Client, ns: &str, name: &str) -> Option<BTreeMap<String, String>> {
-    let s = Api::<Secret>::namespaced(client.clone(), ns).get_opt(name).await.unwrap()?;
+async fn secret_data(
+    client: &kube::Client,
+    ns: &str,
+    name: &str,
+) -> Option<BTreeMap<String, String>> {
+    let s = Api::<Secret>::namespaced(client.clone(), ns)
+        .get_opt(name)
+        .await
+        .unwrap()?;
     Some(
         s.data
             .unwrap_or_default()
@@ -207,35 +259,73 @@ fn secrets(fake: &FakeTailscale) -> Vec<String> {
 
 /// No secret value in any event, in status or spec of any TailnetKey.
 async fn assert_no_secret_leaks(env: &Env) {
-    let events = Api::<Event>::all(env.client.clone()).list(&ListParams::default()).await.unwrap();
+    let events = Api::<Event>::all(env.client.clone())
+        .list(&ListParams::default())
+        .await
+        .unwrap();
     let events = serde_json::to_string(&events.items).unwrap();
-    let keys = Api::<namespaced::TailnetKey>::all(env.client.clone()).list(&ListParams::default()).await.unwrap();
+    let keys = Api::<namespaced::TailnetKey>::all(env.client.clone())
+        .list(&ListParams::default())
+        .await
+        .unwrap();
     let keys = serde_json::to_string(&keys.items).unwrap();
-    let legacy = Api::<cluster::TailnetKey>::all(env.client.clone()).list(&ListParams::default()).await.unwrap();
+    let legacy = Api::<cluster::TailnetKey>::all(env.client.clone())
+        .list(&ListParams::default())
+        .await
+        .unwrap();
     let legacy = serde_json::to_string(&legacy.items).unwrap();
     for s in secrets(&env.fake).into_iter().chain([API_KEY.to_string()]) {
         assert!(!events.contains(&s), "a secret is in an event");
-        assert!(!keys.contains(&s) && !legacy.contains(&s), "a secret is in a TailnetKey");
+        assert!(
+            !keys.contains(&s) && !legacy.contains(&s),
+            "a secret is in a TailnetKey"
+        );
     }
-    assert_eq!(env.fake.violations(), Vec::<String>::new(), "OpenAPI violations");
+    assert_eq!(
+        env.fake.violations(),
+        Vec::<String>::new(),
+        "OpenAPI violations"
+    );
 }
 
 #[tokio::test]
 async fn namespaced_key_lifecycle() {
     let env = setup().await;
     let api = Api::<namespaced::TailnetKey>::namespaced(env.client.clone(), NS);
-    api.create(&PostParams::default(), &ns_key("edge", auth_params())).await.unwrap();
+    api.create(&PostParams::default(), &ns_key("edge", auth_params()))
+        .await
+        .unwrap();
 
     // create -> Ready with the secret in the connection Secret
-    let k = wait_key(&api, "edge", "Ready", |k| is(k, "Ready", "True") && is(k, "Synced", "True")).await;
+    let k = wait_key(&api, "edge", "Ready", |k| {
+        is(k, "Ready", "True") && is(k, "Synced", "True")
+    })
+    .await;
     let id = k.metadata.annotations.as_ref().unwrap()["crossplane.io/external-name"].clone();
-    assert!(k.metadata.finalizers.as_ref().unwrap().contains(&"finalizer.managedresource.crossplane.io".to_string()));
-    let data = secret_data(&env.client, NS, "edge-conn").await.expect("connection Secret");
+    assert!(
+        k.metadata
+            .finalizers
+            .as_ref()
+            .unwrap()
+            .contains(&"finalizer.managedresource.crossplane.io".to_string())
+    );
+    let data = secret_data(&env.client, NS, "edge-conn")
+        .await
+        .expect("connection Secret");
     let fake_key = env.fake.with(|s| s.keys[&id].clone());
     assert_eq!(data["authkey"], fake_key.secret);
-    let secret = Api::<Secret>::namespaced(env.client.clone(), NS).get("edge-conn").await.unwrap();
-    assert_eq!(secret.type_.as_deref(), Some("connection.crossplane.io/v1alpha1"));
-    assert_eq!(secret.metadata.owner_references.unwrap()[0].uid, k.metadata.uid.clone().unwrap());
+    let secret = Api::<Secret>::namespaced(env.client.clone(), NS)
+        .get("edge-conn")
+        .await
+        .unwrap();
+    assert_eq!(
+        secret.type_.as_deref(),
+        Some("connection.crossplane.io/v1alpha1")
+    );
+    assert_eq!(
+        secret.metadata.owner_references.unwrap()[0].uid,
+        k.metadata.uid.clone().unwrap()
+    );
     let ap = k.status.as_ref().unwrap().at_provider.clone().unwrap();
     assert_eq!(ap.id.as_deref(), Some(id.as_str()));
     assert_eq!(env.fake.valid_keys().len(), 1);
@@ -248,21 +338,49 @@ async fn namespaced_key_lifecycle() {
     assert_eq!(pcus.items.len(), 1);
     let cpcs = Api::<pc_namespaced::ClusterProviderConfig>::all(env.client.clone());
     let deadline = Instant::now() + Duration::from_secs(20);
-    while cpcs.get("default").await.map(|p| {
-        p.status.is_none_or(|s| s.users != 1) || !p.metadata.finalizers.unwrap_or_default().contains(&"in-use.crossplane.io".to_string())
-    }).unwrap()
+    while cpcs
+        .get("default")
+        .await
+        .map(|p| {
+            p.status.is_none_or(|s| s.users != 1)
+                || !p
+                    .metadata
+                    .finalizers
+                    .unwrap_or_default()
+                    .contains(&"in-use.crossplane.io".to_string())
+        })
+        .unwrap()
     {
-        assert!(Instant::now() < deadline, "ClusterProviderConfig users never 1");
+        assert!(
+            Instant::now() < deadline,
+            "ClusterProviderConfig users never 1"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    cpcs.delete("default", &DeleteParams::default()).await.unwrap();
+    cpcs.delete("default", &DeleteParams::default())
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let blocked = cpcs.get("default").await.expect("a ProviderConfig in use stays");
+    let blocked = cpcs
+        .get("default")
+        .await
+        .expect("a ProviderConfig in use stays");
     assert!(blocked.metadata.deletion_timestamp.is_some());
-    assert!(blocked.status.as_ref().unwrap().conditions.iter().any(|c| c.reason == "InUse"), "{:?}", blocked.status);
+    assert!(
+        blocked
+            .status
+            .as_ref()
+            .unwrap()
+            .conditions
+            .iter()
+            .any(|c| c.reason == "InUse"),
+        "{:?}",
+        blocked.status
+    );
 
     // revoked outside -> replaced, and the conditions say so
-    env.fake.with(|s| s.keys.get_mut(&id).unwrap().revoked = Some(jiff::Timestamp::now()));
+    env.fake
+        .with(|s| s.keys.get_mut(&id).unwrap().revoked = Some(jiff::Timestamp::now()));
     let k = wait_key(&api, "edge", "replaced", |k| {
         k.metadata.annotations.as_ref().unwrap()["crossplane.io/external-name"] != id
             && cond(&conditions_of(k), "Replaced").is_some()
@@ -273,18 +391,34 @@ async fn namespaced_key_lifecycle() {
     assert_eq!(replaced.reason, "RevokedExternally");
     assert!(replaced.message.unwrap().contains(&id));
     let id2 = k.metadata.annotations.as_ref().unwrap()["crossplane.io/external-name"].clone();
-    assert_eq!(secret_data(&env.client, NS, "edge-conn").await.unwrap()["authkey"], env.fake.with(|s| s.keys[&id2].secret.clone()));
+    assert_eq!(
+        secret_data(&env.client, NS, "edge-conn").await.unwrap()["authkey"],
+        env.fake.with(|s| s.keys[&id2].secret.clone())
+    );
 
     // gone from the API (404) -> re-created
     env.fake.with(|s| s.keys.get_mut(&id2).unwrap().gone = true);
     wait_key(&api, "edge", "re-created after 404", |k| {
         let name = &k.metadata.annotations.as_ref().unwrap()["crossplane.io/external-name"];
-        *name != id && *name != id2 && cond(&conditions_of(k), "Replaced").is_some_and(|c| c.reason == "NotFound")
+        *name != id
+            && *name != id2
+            && cond(&conditions_of(k), "Replaced").is_some_and(|c| c.reason == "NotFound")
     })
     .await;
     let k = wait_key(&api, "edge", "Ready again", |k| is(k, "Ready", "True")).await;
-    assert!(cond(&conditions_of(&k), "Replaced").unwrap().message.unwrap().contains(&id2));
-    assert_eq!(env.fake.valid_keys().len(), 1, "exactly one valid key: {:?}", env.fake.valid_keys());
+    assert!(
+        cond(&conditions_of(&k), "Replaced")
+            .unwrap()
+            .message
+            .unwrap()
+            .contains(&id2)
+    );
+    assert_eq!(
+        env.fake.valid_keys().len(),
+        1,
+        "exactly one valid key: {:?}",
+        env.fake.valid_keys()
+    );
 
     // metrics with crossplane-runtime's names
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -305,7 +439,12 @@ async fn namespaced_key_lifecycle() {
     assert_eq!(env.fake.valid_keys().len(), 0);
     assert!(secret_data(&env.client, NS, "edge-conn").await.is_none());
     wait_gone(&cpcs, "default").await; // the ProviderConfig is released
-    assert!(env.controllers.metrics.encode().contains("crossplane_managed_resource_deletion_seconds_count"));
+    assert!(
+        env.controllers
+            .metrics
+            .encode()
+            .contains("crossplane_managed_resource_deletion_seconds_count")
+    );
     assert_no_secret_leaks(&env).await;
 }
 
@@ -321,21 +460,32 @@ async fn oauth_client_drift_is_corrected() {
         expiry_seconds: 86400,
         ..Default::default()
     };
-    api.create(&PostParams::default(), &ns_key("operator", params)).await.unwrap();
+    api.create(&PostParams::default(), &ns_key("operator", params))
+        .await
+        .unwrap();
     let k = wait_key(&api, "operator", "Ready", |k| is(k, "Ready", "True")).await;
     let id = k.metadata.annotations.as_ref().unwrap()["crossplane.io/external-name"].clone();
     let data = secret_data(&env.client, NS, "operator-conn").await.unwrap();
     assert_eq!(data["client_id"], id);
     assert!(data["client_secret"].starts_with("tskey-client-"));
     // someone removes a scope in the admin console
-    env.fake.with(|s| s.keys.get_mut(&id).unwrap().scopes = vec!["devices:core".into()]);
+    env.fake
+        .with(|s| s.keys.get_mut(&id).unwrap().scopes = vec!["devices:core".into()]);
     let deadline = Instant::now() + Duration::from_secs(20);
     while env.fake.with(|s| s.keys[&id].scopes.len()) != 3 {
         assert!(Instant::now() < deadline, "drift not corrected");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // in place: same client, same secret
-    assert_eq!(api.get("operator").await.unwrap().metadata.annotations.unwrap()["crossplane.io/external-name"], id);
+    assert_eq!(
+        api.get("operator")
+            .await
+            .unwrap()
+            .metadata
+            .annotations
+            .unwrap()["crossplane.io/external-name"],
+        id
+    );
     assert_eq!(env.fake.valid_keys().len(), 1);
     // a spec change of a client is applied in place too
     api.patch(
@@ -351,14 +501,24 @@ async fn oauth_client_drift_is_corrected() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // an auth key's fields are immutable in the schema (CEL)
-    api.create(&PostParams::default(), &ns_key("immutable", auth_params())).await.unwrap();
+    api.create(&PostParams::default(), &ns_key("immutable", auth_params()))
+        .await
+        .unwrap();
     let e = api
-        .patch("immutable", &PatchParams::default(), &Patch::Merge(json!({"spec": {"forProvider": {"reusable": false}}})))
+        .patch(
+            "immutable",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"forProvider": {"reusable": false}}})),
+        )
         .await
         .unwrap_err();
     assert!(e.to_string().contains("an auth key is immutable"), "{e}");
     let e = api
-        .patch("operator", &PatchParams::default(), &Patch::Merge(json!({"spec": {"forProvider": {"keyType": "auth"}}})))
+        .patch(
+            "operator",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"forProvider": {"keyType": "auth"}}})),
+        )
         .await
         .unwrap_err();
     assert!(e.to_string().contains("keyType is immutable"), "{e}");
@@ -369,31 +529,73 @@ async fn oauth_client_drift_is_corrected() {
 async fn rotation_never_leaves_the_secret_without_a_valid_key() {
     let env = setup().await;
     let api = Api::<namespaced::TailnetKey>::namespaced(env.client.clone(), NS);
-    let mut k = ns_key("rotating", TailnetKeyParameters { expiry_seconds: 20, ..auth_params() });
-    k.spec.rotation = Some(Rotation { renew_before: "15s".into() });
+    let mut k = ns_key(
+        "rotating",
+        TailnetKeyParameters {
+            expiry_seconds: 20,
+            ..auth_params()
+        },
+    );
+    k.spec.rotation = Some(Rotation {
+        renew_before: "15s".into(),
+    });
     api.create(&PostParams::default(), &k).await.unwrap();
     wait_key(&api, "rotating", "Ready", |k| is(k, "Ready", "True")).await;
-    let first = api.get("rotating").await.unwrap().metadata.annotations.unwrap()["crossplane.io/external-name"].clone();
+    let first = api
+        .get("rotating")
+        .await
+        .unwrap()
+        .metadata
+        .annotations
+        .unwrap()["crossplane.io/external-name"]
+        .clone();
     // sample the Secret for 12 s: it always holds a key the API says is valid
     let until = Instant::now() + Duration::from_secs(12);
     let mut samples = 0;
     while Instant::now() < until {
-        let data = secret_data(&env.client, NS, "rotating-conn").await.expect("the Secret stays");
-        let valid: Vec<String> = env.fake.valid_keys().into_iter().map(|k| k.secret).collect();
-        assert!(valid.contains(&data["authkey"]), "the Secret holds a key that is not valid");
-        assert!(valid.len() <= 2, "at most the current and the next key are valid: {}", valid.len());
+        let data = secret_data(&env.client, NS, "rotating-conn")
+            .await
+            .expect("the Secret stays");
+        let valid: Vec<String> = env
+            .fake
+            .valid_keys()
+            .into_iter()
+            .map(|k| k.secret)
+            .collect();
+        assert!(
+            valid.contains(&data["authkey"]),
+            "the Secret holds a key that is not valid"
+        );
+        assert!(
+            valid.len() <= 2,
+            "at most the current and the next key are valid: {}",
+            valid.len()
+        );
         samples += 1;
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(samples > 50);
     let k = api.get("rotating").await.unwrap();
-    assert_ne!(k.metadata.annotations.as_ref().unwrap()["crossplane.io/external-name"], first, "rotated");
-    assert_eq!(cond(&conditions_of(&k), "Replaced").unwrap().reason, "ExpiresSoon");
+    assert_ne!(
+        k.metadata.annotations.as_ref().unwrap()["crossplane.io/external-name"],
+        first,
+        "rotated"
+    );
+    assert_eq!(
+        cond(&conditions_of(&k), "Replaced").unwrap().reason,
+        "ExpiresSoon"
+    );
     let created = env.fake.with(|s| s.keys.len());
     assert!(created >= 3, "rotated at least twice: {created}");
-    api.delete("rotating", &DeleteParams::default()).await.unwrap();
+    api.delete("rotating", &DeleteParams::default())
+        .await
+        .unwrap();
     wait_gone(&api, "rotating").await;
-    assert_eq!(env.fake.valid_keys().len(), 0, "every key revoked: none leaked");
+    assert_eq!(
+        env.fake.valid_keys().len(),
+        0,
+        "every key revoked: none leaked"
+    );
     assert_no_secret_leaks(&env).await;
 }
 
@@ -402,18 +604,41 @@ async fn crash_after_create_neither_duplicates_nor_leaks() {
     let env = setup().await;
     let api = Api::<namespaced::TailnetKey>::namespaced(env.client.clone(), NS);
     env.controllers.ns.inject(Some(FailPoint::AfterCreate));
-    api.create(&PostParams::default(), &ns_key("crashy", auth_params())).await.unwrap();
-    let k = wait_key(&api, "crashy", "Ready after recovering", |k| is(k, "Ready", "True")).await;
+    api.create(&PostParams::default(), &ns_key("crashy", auth_params()))
+        .await
+        .unwrap();
+    let k = wait_key(&api, "crashy", "Ready after recovering", |k| {
+        is(k, "Ready", "True")
+    })
+    .await;
     let ann = k.metadata.annotations.clone().unwrap();
-    assert!(ann.contains_key("crossplane.io/external-create-failed"), "the interrupted create was settled: {ann:?}");
+    assert!(
+        ann.contains_key("crossplane.io/external-create-failed"),
+        "the interrupted create was settled: {ann:?}"
+    );
     let created = env.fake.with(|s| s.keys.len());
     assert_eq!(created, 2, "the lost key and its replacement");
     let valid = env.fake.valid_keys();
-    assert_eq!(valid.len(), 1, "the key whose secret was lost is revoked: no leak, no duplicate");
+    assert_eq!(
+        valid.len(),
+        1,
+        "the key whose secret was lost is revoked: no leak, no duplicate"
+    );
     assert_eq!(valid[0].id, ann["crossplane.io/external-name"]);
-    assert_eq!(secret_data(&env.client, NS, "crashy-conn").await.unwrap()["authkey"], valid[0].secret);
-    let events = Api::<Event>::namespaced(env.client.clone(), NS).list(&ListParams::default()).await.unwrap();
-    assert!(events.items.iter().any(|e| e.reason.as_deref() == Some("RecoveredIncompleteCreate")));
+    assert_eq!(
+        secret_data(&env.client, NS, "crashy-conn").await.unwrap()["authkey"],
+        valid[0].secret
+    );
+    let events = Api::<Event>::namespaced(env.client.clone(), NS)
+        .list(&ListParams::default())
+        .await
+        .unwrap();
+    assert!(
+        events
+            .items
+            .iter()
+            .any(|e| e.reason.as_deref() == Some("RecoveredIncompleteCreate"))
+    );
     assert_no_secret_leaks(&env).await;
 }
 
@@ -424,9 +649,15 @@ async fn policies_pause_and_bad_input() {
 
     // paused: untouched
     let mut paused = ns_key("paused", auth_params());
-    paused.metadata.annotations = Some(BTreeMap::from([("crossplane.io/paused".to_string(), "true".to_string())]));
+    paused.metadata.annotations = Some(BTreeMap::from([(
+        "crossplane.io/paused".to_string(),
+        "true".to_string(),
+    )]));
     api.create(&PostParams::default(), &paused).await.unwrap();
-    let k = wait_key(&api, "paused", "paused", |k| cond(&conditions_of(k), "Synced").is_some_and(|c| c.reason == "ReconcilePaused")).await;
+    let k = wait_key(&api, "paused", "paused", |k| {
+        cond(&conditions_of(k), "Synced").is_some_and(|c| c.reason == "ReconcilePaused")
+    })
+    .await;
     assert!(k.metadata.finalizers.is_none() && env.fake.with(|s| s.keys.is_empty()));
 
     // Observe only: reads an existing key, never creates
@@ -446,74 +677,163 @@ async fn policies_pause_and_bad_input() {
     };
     let mut observed = ns_key("observed", auth_params());
     observed.spec.management_policies = vec![ManagementAction::Observe];
-    observed.metadata.annotations = Some(BTreeMap::from([("crossplane.io/external-name".to_string(), existing.clone())]));
+    observed.metadata.annotations = Some(BTreeMap::from([(
+        "crossplane.io/external-name".to_string(),
+        existing.clone(),
+    )]));
     api.create(&PostParams::default(), &observed).await.unwrap();
-    let k = wait_key(&api, "observed", "observed", |k| is(k, "Ready", "True") && is(k, "Synced", "True")).await;
-    assert_eq!(k.status.unwrap().at_provider.unwrap().id.as_deref(), Some(existing.as_str()));
+    let k = wait_key(&api, "observed", "observed", |k| {
+        is(k, "Ready", "True") && is(k, "Synced", "True")
+    })
+    .await;
+    assert_eq!(
+        k.status.unwrap().at_provider.unwrap().id.as_deref(),
+        Some(existing.as_str())
+    );
     let mut missing = ns_key("observed-missing", auth_params());
     missing.spec.management_policies = vec![ManagementAction::Observe];
     api.create(&PostParams::default(), &missing).await.unwrap();
-    let k = wait_key(&api, "observed-missing", "erroring", |k| is(k, "Synced", "False")).await;
-    assert_eq!(cond(&conditions_of(&k), "Synced").unwrap().message.unwrap(), "observe failed: external resource does not exist");
-    api.delete("observed", &DeleteParams::default()).await.unwrap();
+    let k = wait_key(&api, "observed-missing", "erroring", |k| {
+        is(k, "Synced", "False")
+    })
+    .await;
+    assert_eq!(
+        cond(&conditions_of(&k), "Synced").unwrap().message.unwrap(),
+        "observe failed: external resource does not exist"
+    );
+    api.delete("observed", &DeleteParams::default())
+        .await
+        .unwrap();
     wait_gone(&api, "observed").await;
-    assert!(env.fake.valid_keys().iter().any(|k| k.id == existing), "Observe never deletes");
+    assert!(
+        env.fake.valid_keys().iter().any(|k| k.id == existing),
+        "Observe never deletes"
+    );
 
     // an unsupported policy set
     let mut invalid = ns_key("bad-policy", auth_params());
     invalid.spec.management_policies = vec![ManagementAction::Create];
     api.create(&PostParams::default(), &invalid).await.unwrap();
     wait_key(&api, "bad-policy", "rejected", |k| {
-        cond(&conditions_of(k), "Synced").is_some_and(|c| c.message.unwrap_or_default().contains("not a supported combination"))
+        cond(&conditions_of(k), "Synced").is_some_and(|c| {
+            c.message
+                .unwrap_or_default()
+                .contains("not a supported combination")
+        })
     })
     .await;
 
     // bad tags: the API's message, no crash loop
-    env.fake.with(|s| s.permitted_tags = Some(vec!["tag:spoke".into()]));
-    let bad_tags = ns_key("bad-tags", TailnetKeyParameters { tags: vec!["tag:nope".into()], ..auth_params() });
+    env.fake
+        .with(|s| s.permitted_tags = Some(vec!["tag:spoke".into()]));
+    let bad_tags = ns_key(
+        "bad-tags",
+        TailnetKeyParameters {
+            tags: vec!["tag:nope".into()],
+            ..auth_params()
+        },
+    );
     api.create(&PostParams::default(), &bad_tags).await.unwrap();
-    let k = wait_key(&api, "bad-tags", "Synced=False", |k| is(k, "Synced", "False")).await;
+    let k = wait_key(&api, "bad-tags", "Synced=False", |k| {
+        is(k, "Synced", "False")
+    })
+    .await;
     let m = cond(&conditions_of(&k), "Synced").unwrap().message.unwrap();
     assert!(m.starts_with("create failed: POST /api/v2/tailnet/-/keys: HTTP 400: requested tags [tag:nope] are invalid or not permitted"), "{m}");
 
     // bad credentials (a namespaced ProviderConfig with a wrong token)
     put_secret(&env.client, NS, "wrong", "tskey-api-wrong").await;
-    let pc = pc_namespaced::ProviderConfig::new("wrong", pc_namespaced::ProviderConfigSpecNs(pc_spec(&env.fake.url, "wrong", None)));
-    Api::<pc_namespaced::ProviderConfig>::namespaced(env.client.clone(), NS).create(&PostParams::default(), &pc).await.unwrap();
+    let pc = pc_namespaced::ProviderConfig::new(
+        "wrong",
+        pc_namespaced::ProviderConfigSpecNs(pc_spec(&env.fake.url, "wrong", None)),
+    );
+    Api::<pc_namespaced::ProviderConfig>::namespaced(env.client.clone(), NS)
+        .create(&PostParams::default(), &pc)
+        .await
+        .unwrap();
     let mut wrong = ns_key("bad-creds", auth_params());
-    wrong.spec.provider_config_ref = TypedProviderConfigReference { kind: "ProviderConfig".into(), name: "wrong".into() };
+    wrong.spec.provider_config_ref = TypedProviderConfigReference {
+        kind: "ProviderConfig".into(),
+        name: "wrong".into(),
+    };
     api.create(&PostParams::default(), &wrong).await.unwrap();
-    let k = wait_key(&api, "bad-creds", "Synced=False", |k| is(k, "Synced", "False")).await;
+    let k = wait_key(&api, "bad-creds", "Synced=False", |k| {
+        is(k, "Synced", "False")
+    })
+    .await;
     let m = cond(&conditions_of(&k), "Synced").unwrap().message.unwrap();
-    assert!(m.contains("HTTP 401: API token invalid") && !m.contains("tskey-api-wrong"), "{m}");
+    assert!(
+        m.contains("HTTP 401: API token invalid") && !m.contains("tskey-api-wrong"),
+        "{m}"
+    );
 
     // unreachable API
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     put_secret(&env.client, NS, "unreachable", API_KEY).await;
     let pc = pc_namespaced::ProviderConfig::new(
         "unreachable",
-        pc_namespaced::ProviderConfigSpecNs(pc_spec(&format!("http://127.0.0.1:{port}"), "unreachable", None)),
+        pc_namespaced::ProviderConfigSpecNs(pc_spec(
+            &format!("http://127.0.0.1:{port}"),
+            "unreachable",
+            None,
+        )),
     );
-    Api::<pc_namespaced::ProviderConfig>::namespaced(env.client.clone(), NS).create(&PostParams::default(), &pc).await.unwrap();
+    Api::<pc_namespaced::ProviderConfig>::namespaced(env.client.clone(), NS)
+        .create(&PostParams::default(), &pc)
+        .await
+        .unwrap();
     let mut far = ns_key("unreachable", auth_params());
-    far.spec.provider_config_ref = TypedProviderConfigReference { kind: "ProviderConfig".into(), name: "unreachable".into() };
+    far.spec.provider_config_ref = TypedProviderConfigReference {
+        kind: "ProviderConfig".into(),
+        name: "unreachable".into(),
+    };
     api.create(&PostParams::default(), &far).await.unwrap();
-    let k = wait_key(&api, "unreachable", "Synced=False", |k| is(k, "Synced", "False")).await;
+    let k = wait_key(&api, "unreachable", "Synced=False", |k| {
+        is(k, "Synced", "False")
+    })
+    .await;
     let m = cond(&conditions_of(&k), "Synced").unwrap().message.unwrap();
-    assert!(m.starts_with("create failed: POST /api/v2/tailnet/-/keys:"), "{m}");
+    assert!(
+        m.starts_with("create failed: POST /api/v2/tailnet/-/keys:"),
+        "{m}"
+    );
 
     // a missing ProviderConfig
     let mut lost = ns_key("no-pc", auth_params());
-    lost.spec.provider_config_ref = TypedProviderConfigReference { kind: "ProviderConfig".into(), name: "nope".into() };
+    lost.spec.provider_config_ref = TypedProviderConfigReference {
+        kind: "ProviderConfig".into(),
+        name: "nope".into(),
+    };
     api.create(&PostParams::default(), &lost).await.unwrap();
     let k = wait_key(&api, "no-pc", "Synced=False", |k| is(k, "Synced", "False")).await;
-    assert_eq!(cond(&conditions_of(&k), "Synced").unwrap().message.unwrap(), "connect failed: cannot get ProviderConfig team-a/nope: not found");
+    assert_eq!(
+        cond(&conditions_of(&k), "Synced").unwrap().message.unwrap(),
+        "connect failed: cannot get ProviderConfig team-a/nope: not found"
+    );
 
     // errors back off instead of looping: few create attempts in 5 s
-    let before = env.fake.with(|s| s.requests.iter().filter(|r| r.contains("POST") && r.contains("-> 400")).count());
+    let before = env.fake.with(|s| {
+        s.requests
+            .iter()
+            .filter(|r| r.contains("POST") && r.contains("-> 400"))
+            .count()
+    });
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let after = env.fake.with(|s| s.requests.iter().filter(|r| r.contains("POST") && r.contains("-> 400")).count());
-    assert!(after - before <= 4, "bad-tags retried {} times in 5 s", after - before);
+    let after = env.fake.with(|s| {
+        s.requests
+            .iter()
+            .filter(|r| r.contains("POST") && r.contains("-> 400"))
+            .count()
+    });
+    assert!(
+        after - before <= 4,
+        "bad-tags retried {} times in 5 s",
+        after - before
+    );
     assert_no_secret_leaks(&env).await;
 }
 
@@ -527,17 +847,34 @@ async fn legacy_cluster_scoped_orphan_and_delete() {
             cluster::TailnetKeySpec {
                 for_provider: auth_params(),
                 rotation: None,
-                write_connection_secret_to_ref: Some(SecretReference { name: format!("{name}-conn"), namespace: NS.into() }),
+                write_connection_secret_to_ref: Some(SecretReference {
+                    name: format!("{name}-conn"),
+                    namespace: NS.into(),
+                }),
                 provider_config_ref: ProviderConfigReference::default(),
                 management_policies: vec![ManagementAction::All],
                 deletion_policy: policy,
             },
         )
     };
-    api.create(&PostParams::default(), &make("kept", DeletionPolicy::Orphan)).await.unwrap();
-    api.create(&PostParams::default(), &make("removed", DeletionPolicy::Delete)).await.unwrap();
+    api.create(
+        &PostParams::default(),
+        &make("kept", DeletionPolicy::Orphan),
+    )
+    .await
+    .unwrap();
+    api.create(
+        &PostParams::default(),
+        &make("removed", DeletionPolicy::Delete),
+    )
+    .await
+    .unwrap();
     let ready = |k: &cluster::TailnetKey| {
-        k.status.as_ref().is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+        k.status.as_ref().is_some_and(|s| {
+            s.conditions
+                .iter()
+                .any(|c| c.type_ == "Ready" && c.status == "True")
+        })
     };
     let deadline = Instant::now() + Duration::from_secs(90);
     let mut ids = BTreeMap::new();
@@ -545,21 +882,40 @@ async fn legacy_cluster_scoped_orphan_and_delete() {
         loop {
             let k = api.get(name).await.unwrap();
             if ready(&k) {
-                ids.insert(name, k.metadata.annotations.unwrap()["crossplane.io/external-name"].clone());
+                ids.insert(
+                    name,
+                    k.metadata.annotations.unwrap()["crossplane.io/external-name"].clone(),
+                );
                 break;
             }
-            assert!(Instant::now() < deadline, "{name} not ready: {:?}", k.status);
+            assert!(
+                Instant::now() < deadline,
+                "{name} not ready: {:?}",
+                k.status
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
-    assert!(secret_data(&env.client, NS, "kept-conn").await.unwrap()["authkey"].starts_with("tskey-auth-"));
-    let pcus = Api::<pc_cluster::ProviderConfigUsage>::all(env.client.clone()).list(&ListParams::default()).await.unwrap();
+    assert!(
+        secret_data(&env.client, NS, "kept-conn").await.unwrap()["authkey"]
+            .starts_with("tskey-auth-")
+    );
+    let pcus = Api::<pc_cluster::ProviderConfigUsage>::all(env.client.clone())
+        .list(&ListParams::default())
+        .await
+        .unwrap();
     assert_eq!(pcus.items.len(), 2);
     api.delete("kept", &DeleteParams::default()).await.unwrap();
-    api.delete("removed", &DeleteParams::default()).await.unwrap();
+    api.delete("removed", &DeleteParams::default())
+        .await
+        .unwrap();
     wait_gone(&api, "kept").await;
     wait_gone(&api, "removed").await;
     let valid: Vec<String> = env.fake.valid_keys().into_iter().map(|k| k.id).collect();
-    assert_eq!(valid, vec![ids["kept"].clone()], "Orphan leaves the key, Delete revokes it");
+    assert_eq!(
+        valid,
+        vec![ids["kept"].clone()],
+        "Orphan leaves the key, Delete revokes it"
+    );
     assert_no_secret_leaks(&env).await;
 }

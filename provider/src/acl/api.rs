@@ -33,8 +33,20 @@ pub enum Written {
 
 const HUJSON: &str = "application/hujson";
 
-fn failure(method: &str, path: &str, status: StatusCode, headers: &reqwest::header::HeaderMap, text: &str) -> ExternalError {
-    http_error(method, path, status, &error_message(text), retry_after(headers))
+fn failure(
+    method: &str,
+    path: &str,
+    status: StatusCode,
+    headers: &reqwest::header::HeaderMap,
+    text: &str,
+) -> ExternalError {
+    http_error(
+        method,
+        path,
+        status,
+        &error_message(text),
+        retry_after(headers),
+    )
 }
 
 #[derive(Deserialize)]
@@ -47,13 +59,20 @@ pub async fn read(api: &TailnetApi) -> Result<Policy, ExternalError> {
     match api {
         TailnetApi::V2(c) => {
             let path = format!("{}/acl", c.tailnet_path());
-            let (status, headers, text) = c.raw(Method::GET, &path, &[("accept", HUJSON)], None).await?;
+            let (status, headers, text) = c
+                .raw(Method::GET, &path, &[("accept", HUJSON)], None)
+                .await?;
             if !status.is_success() {
                 return Err(failure("GET", &path, status, &headers, &text));
             }
-            let etag = headers.get(reqwest::header::ETAG).and_then(|v| v.to_str().ok()).map(str::to_string);
+            let etag = headers
+                .get(reqwest::header::ETAG)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
             if etag.is_none() {
-                return Err(ExternalError::new(format!("GET {path}: the answer has no ETag, so a write could lose updates")));
+                return Err(ExternalError::new(format!(
+                    "GET {path}: the answer has no ETag, so a write could lose updates"
+                )));
             }
             Ok(Policy { text, etag })
         }
@@ -62,7 +81,10 @@ pub async fn read(api: &TailnetApi) -> Result<Policy, ExternalError> {
             let text = c.call(Method::GET, path, None).await?;
             let p: V1Policy = serde_json::from_str(&text)
                 .map_err(|e| ExternalError::new(format!("GET {path}: unexpected response: {e}")))?;
-            Ok(Policy { text: p.policy, etag: None })
+            Ok(Policy {
+                text: p.policy,
+                etag: None,
+            })
         }
     }
 }
@@ -73,21 +95,35 @@ pub async fn validate(api: &TailnetApi, text: &str) -> Result<Option<String>, Ex
         TailnetApi::V2(c) if c.is_headscale() => Ok(None), // no /acl/validate yet; the write validates
         TailnetApi::V2(c) => {
             let path = format!("{}/acl/validate", c.tailnet_path());
-            let (status, headers, body) = c.raw(Method::POST, &path, &[("accept", "application/json")], Some((HUJSON, text.to_string()))).await?;
+            let (status, headers, body) = c
+                .raw(
+                    Method::POST,
+                    &path,
+                    &[("accept", "application/json")],
+                    Some((HUJSON, text.to_string())),
+                )
+                .await?;
             if status == StatusCode::BAD_REQUEST {
                 return Ok(Some(error_message(&body)));
             }
             if !status.is_success() {
                 return Err(failure("POST", &path, status, &headers, &body));
             }
-            let v: serde_json::Value = if body.trim().is_empty() { json!({}) } else {
-                serde_json::from_str(&body).map_err(|e| ExternalError::new(format!("POST {path}: unexpected response: {e}")))?
+            let v: serde_json::Value = if body.trim().is_empty() {
+                json!({})
+            } else {
+                serde_json::from_str(&body).map_err(|e| {
+                    ExternalError::new(format!("POST {path}: unexpected response: {e}"))
+                })?
             };
             Ok(refusal(&v))
         }
         TailnetApi::HeadscaleV1(c) => {
             let path = "/api/v1/policy/check";
-            match c.call(Method::POST, path, Some(&json!({ "policy": text }))).await {
+            match c
+                .call(Method::POST, path, Some(&json!({ "policy": text })))
+                .await
+            {
                 Ok(_) => Ok(None),
                 Err(e) if matches!(e.status, Some(400 | 500)) => Ok(Some(e.message)),
                 Err(e) => Err(e),
@@ -100,12 +136,20 @@ pub async fn validate(api: &TailnetApi, text: &str) -> Result<Option<String>, Ex
 /// passes. Warnings alone (e.g. a group member not in the tailnet) do not
 /// stop a write, as they do not stop Tailscale's own `POST /acl`.
 fn refusal(v: &serde_json::Value) -> Option<String> {
-    let message = v.get("message").and_then(|m| m.as_str()).filter(|m| !m.is_empty())?;
+    let message = v
+        .get("message")
+        .and_then(|m| m.as_str())
+        .filter(|m| !m.is_empty())?;
     let data = v.get("data").map(|d| format!(": {d}")).unwrap_or_default();
     let has_errors = v
         .get("data")
         .and_then(|d| d.as_array())
-        .is_some_and(|items| items.iter().any(|i| i.get("errors").is_some_and(|e| e.as_array().is_some_and(|e| !e.is_empty()))));
+        .is_some_and(|items| {
+            items.iter().any(|i| {
+                i.get("errors")
+                    .is_some_and(|e| e.as_array().is_some_and(|e| !e.is_empty()))
+            })
+        });
     if message.starts_with("warning") && !has_errors {
         tracing::info!(warnings = %data, "the policy validates with warnings");
         return None;
@@ -114,15 +158,26 @@ fn refusal(v: &serde_json::Value) -> Option<String> {
 }
 
 /// Replaces `read` by `text`, unless the policy changed since `read`.
-pub async fn write(api: &TailnetApi, read_from: &Policy, text: &str) -> Result<Written, ExternalError> {
+pub async fn write(
+    api: &TailnetApi,
+    read_from: &Policy,
+    text: &str,
+) -> Result<Written, ExternalError> {
     match api {
         TailnetApi::V2(c) => {
             let path = format!("{}/acl", c.tailnet_path());
             let Some(etag) = read_from.etag.as_deref() else {
-                return Err(ExternalError::new("refusing to write the policy without If-Match"));
+                return Err(ExternalError::new(
+                    "refusing to write the policy without If-Match",
+                ));
             };
             let (status, headers, body) = c
-                .raw(Method::POST, &path, &[("if-match", etag), ("accept", HUJSON)], Some((HUJSON, text.to_string())))
+                .raw(
+                    Method::POST,
+                    &path,
+                    &[("if-match", etag), ("accept", HUJSON)],
+                    Some((HUJSON, text.to_string())),
+                )
                 .await?;
             match status {
                 StatusCode::PRECONDITION_FAILED => Ok(Written::Stale),
@@ -135,7 +190,12 @@ pub async fn write(api: &TailnetApi, read_from: &Policy, text: &str) -> Result<W
             if now.text != read_from.text {
                 return Ok(Written::Stale);
             }
-            c.call(Method::PUT, "/api/v1/policy", Some(&json!({ "policy": text }))).await?;
+            c.call(
+                Method::PUT,
+                "/api/v1/policy",
+                Some(&json!({ "policy": text })),
+            )
+            .await?;
             Ok(Written::Yes)
         }
     }
@@ -149,7 +209,10 @@ mod tests {
     fn validate_answers() {
         assert_eq!(refusal(&json!({})), None);
         let failed = json!({"message": "test(s) failed", "data": [{"user": "a@example.com", "errors": ["address \"2.2.2.2:22\": want: Drop, got: Accept"]}]});
-        assert!(refusal(&failed).is_some_and(|m| m.starts_with("test(s) failed") && m.contains("want: Drop")));
+        assert!(
+            refusal(&failed)
+                .is_some_and(|m| m.starts_with("test(s) failed") && m.contains("want: Drop"))
+        );
         let warned = json!({"message": "warning(s) found", "data": [{"user": "group:x", "warnings": ["group is not syncing from SCIM"]}]});
         assert_eq!(refusal(&warned), None);
     }

@@ -481,20 +481,36 @@ pub const SECTION_MARKER: &str = "// hybrid-spoke: section (removed when empty)"
 
 /// Removes the containers this provider created that this merge leaves
 /// empty (deepest first, so `autoApprovers` goes after its children).
-fn drop_empty_created_sections(text: &str, root: &Node, inserted: &BTreeSet<Section>, edits: &mut Vec<Edit>) {
+fn drop_empty_created_sections(
+    text: &str,
+    root: &Node,
+    inserted: &BTreeSet<Section>,
+    edits: &mut Vec<Edit>,
+) {
     let paths: Vec<&[&str]> = Section::ALL
         .iter()
         .map(|s| s.path())
         .filter(|p| p.len() == 2)
-        .chain(Section::ALL.iter().map(|s| s.path()).filter(|p| p.len() == 1))
+        .chain(
+            Section::ALL
+                .iter()
+                .map(|s| s.path())
+                .filter(|p| p.len() == 1),
+        )
         .chain(std::iter::once(&["autoApprovers"][..]))
         .collect();
     let mut dropped: Vec<(usize, usize)> = Vec::new();
     let cut_of = |m: &Member| m.comma.map_or(m.value.end, |c| c + 1);
     for path in paths {
-        let Some((last, parents)) = path.split_last() else { continue };
-        let Ok(Some(parent)) = lookup(root, parents) else { continue };
-        let Some(member) = parent.get(last) else { continue };
+        let Some((last, parents)) = path.split_last() else {
+            continue;
+        };
+        let Ok(Some(parent)) = lookup(root, parents) else {
+            continue;
+        };
+        let Some(member) = parent.get(last) else {
+            continue;
+        };
         let Some((at, _)) = hujson::comments(text, member.lead, member.start)
             .into_iter()
             .rev()
@@ -502,17 +518,28 @@ fn drop_empty_created_sections(text: &str, root: &Node, inserted: &BTreeSet<Sect
         else {
             continue;
         };
-        if Section::ALL.iter().any(|s| s.path() == path && inserted.contains(s)) {
+        if Section::ALL
+            .iter()
+            .any(|s| s.path() == path && inserted.contains(s))
+        {
             continue;
         }
-        let gone = |end: usize| edits.iter().any(|e| e.insert.is_empty() && e.cut == end) || dropped.iter().any(|d| d.1 == end);
+        let gone = |end: usize| {
+            edits.iter().any(|e| e.insert.is_empty() && e.cut == end)
+                || dropped.iter().any(|d| d.1 == end)
+        };
         let remaining = match &member.value.kind {
             Kind::Object { members, .. } => members.iter().filter(|m| !gone(cut_of(m))).count(),
-            Kind::Array { items, .. } => items.iter().filter(|i| !gone(i.comma.map_or(i.value.end, |c| c + 1))).count(),
+            Kind::Array { items, .. } => items
+                .iter()
+                .filter(|i| !gone(i.comma.map_or(i.value.end, |c| c + 1)))
+                .count(),
             Kind::Scalar(_) => 1,
         };
         if remaining == 0 {
-            let start = text[member.lead..at].rfind('\n').map_or(member.lead, |n| member.lead + n);
+            let start = text[member.lead..at]
+                .rfind('\n')
+                .map_or(member.lead, |n| member.lead + n);
             dropped.push((start, cut_of(member)));
         }
     }
@@ -523,9 +550,17 @@ fn drop_empty_created_sections(text: &str, root: &Node, inserted: &BTreeSet<Sect
     let outer: Vec<(usize, usize)> = dropped
         .iter()
         .copied()
-        .filter(|(s, e)| !dropped.iter().any(|(s2, e2)| (s2, e2) != (s, e) && s2 <= s && e <= e2))
+        .filter(|(s, e)| {
+            !dropped
+                .iter()
+                .any(|(s2, e2)| (s2, e2) != (s, e) && s2 <= s && e <= e2)
+        })
         .collect();
-    edits.extend(outer.into_iter().map(|(at, cut)| Edit { at, cut, insert: String::new() }));
+    edits.extend(outer.into_iter().map(|(at, cut)| Edit {
+        at,
+        cut,
+        insert: String::new(),
+    }));
 }
 
 #[cfg(test)]

@@ -10,4 +10,3 @@ pub mod hujson;
 pub mod merge;
 pub mod policy;
 pub mod writer;
-

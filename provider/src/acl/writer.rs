@@ -77,12 +77,22 @@ type Held = Arc<Mutex<HashMap<String, BTreeMap<String, Vec<String>>>>>;
 impl Writers {
     /// `window`: how long a writer waits for more changes before writing.
     pub fn new(window: Duration) -> Self {
-        Self { window, tailnets: Arc::default(), held: Arc::default(), reads: Arc::default() }
+        Self {
+            window,
+            tailnets: Arc::default(),
+            held: Arc::default(),
+            reads: Arc::default(),
+        }
     }
 
     /// Hands `change` to the writer of `tailnet` (e.g. backend URL + tailnet)
     /// and waits for the outcome.
-    pub async fn submit(&self, tailnet: &str, api: TailnetApi, change: Change) -> Result<Outcome, ExternalError> {
+    pub async fn submit(
+        &self,
+        tailnet: &str,
+        api: TailnetApi,
+        change: Change,
+    ) -> Result<Outcome, ExternalError> {
         let (reply, answer) = oneshot::channel();
         let mut job = Job { api, change, reply };
         for _ in 0..2 {
@@ -91,31 +101,50 @@ impl Writers {
                 map.entry(tailnet.to_string())
                     .or_insert_with(|| {
                         let (tx, rx) = mpsc::unbounded_channel();
-                        tokio::spawn(run(tailnet.to_string(), rx, self.window, self.held.clone(), self.reads.clone()));
+                        tokio::spawn(run(
+                            tailnet.to_string(),
+                            rx,
+                            self.window,
+                            self.held.clone(),
+                            self.reads.clone(),
+                        ));
                         tx
                     })
                     .clone()
             };
             match tx.send(job) {
                 Ok(()) => {
-                    return answer
-                        .await
-                        .map_err(|_| ExternalError::new(format!("the policy writer of {tailnet} stopped")))?;
+                    return answer.await.map_err(|_| {
+                        ExternalError::new(format!("the policy writer of {tailnet} stopped"))
+                    })?;
                 }
                 Err(mpsc::error::SendError(j)) => {
                     // The writer ended (its runtime went away): start another.
                     job = j;
-                    self.tailnets.lock().unwrap_or_else(|e| e.into_inner()).remove(tailnet);
+                    self.tailnets
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .remove(tailnet);
                 }
             }
         }
-        Err(ExternalError::new(format!("no policy writer for {tailnet}")))
+        Err(ExternalError::new(format!(
+            "no policy writer for {tailnet}"
+        )))
     }
 
     /// The policy of `tailnet` for an observe: one read shared for
     /// [`READ_TTL`], forgotten whenever this process writes the policy.
-    pub async fn read(&self, tailnet: &str, api: &TailnetApi) -> Result<api::Policy, ExternalError> {
-        if let Some((at, p)) = self.reads.lock().unwrap_or_else(|e| e.into_inner()).get(tailnet)
+    pub async fn read(
+        &self,
+        tailnet: &str,
+        api: &TailnetApi,
+    ) -> Result<api::Policy, ExternalError> {
+        if let Some((at, p)) = self
+            .reads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(tailnet)
             && at.elapsed() < READ_TTL
         {
             return Ok(p.clone());
@@ -165,7 +194,13 @@ impl Known {
     }
 }
 
-async fn run(tailnet: String, mut rx: mpsc::UnboundedReceiver<Job>, window: Duration, held: Held, reads: Reads) {
+async fn run(
+    tailnet: String,
+    mut rx: mpsc::UnboundedReceiver<Job>,
+    window: Duration,
+    held: Held,
+    reads: Reads,
+) {
     let mut known = Known::default();
     while let Some(first) = rx.recv().await {
         tokio::time::sleep(window).await;
@@ -176,8 +211,16 @@ async fn run(tailnet: String, mut rx: mpsc::UnboundedReceiver<Job>, window: Dura
         let api = batch[batch.len() - 1].api.clone();
         let changes: Vec<Change> = batch.iter().map(|j| j.change.clone()).collect();
         let result = cycle(&api, &mut known, &changes).await;
-        reads.lock().unwrap_or_else(|e| e.into_inner()).remove(&tailnet);
-        tracing::debug!(tailnet, changes = changes.len(), ok = result.is_ok(), "policy batch done");
+        reads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&tailnet);
+        tracing::debug!(
+            tailnet,
+            changes = changes.len(),
+            ok = result.is_ok(),
+            "policy batch done"
+        );
         if let Ok(outcomes) = &result {
             let now: BTreeMap<String, Vec<String>> = outcomes
                 .iter()
@@ -186,11 +229,16 @@ async fn run(tailnet: String, mut rx: mpsc::UnboundedReceiver<Job>, window: Dura
                     _ => None,
                 })
                 .collect();
-            held.lock().unwrap_or_else(|e| e.into_inner()).insert(tailnet.clone(), now);
+            held.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(tailnet.clone(), now);
         }
         for job in batch {
             let answer = match &result {
-                Ok(outcomes) => Ok(outcomes.get(job.change.id()).cloned().unwrap_or(Outcome::Applied)),
+                Ok(outcomes) => Ok(outcomes
+                    .get(job.change.id())
+                    .cloned()
+                    .unwrap_or(Outcome::Applied)),
                 Err(e) => Err(e.clone()),
             };
             let _ = job.reply.send(answer);
@@ -218,7 +266,11 @@ where
 
 /// One batch: returns the outcome per fragment id; `known` becomes what the
 /// policy now holds.
-async fn cycle(api: &TailnetApi, known: &mut Known, changes: &[Change]) -> Result<BTreeMap<String, Outcome>, ExternalError> {
+async fn cycle(
+    api: &TailnetApi,
+    known: &mut Known,
+    changes: &[Change],
+) -> Result<BTreeMap<String, Outcome>, ExternalError> {
     let before = known.clone();
     let mut outcomes: BTreeMap<String, Outcome> = BTreeMap::new();
     let mut next = before.clone();
@@ -255,13 +307,18 @@ async fn cycle(api: &TailnetApi, known: &mut Known, changes: &[Change]) -> Resul
                 Err(e) if e.status == Some(400) => {
                     // Validated by the write itself (no validate endpoint).
                     *known = before;
-                    return Ok(changes.iter().map(|c| (c.id().to_string(), Outcome::Rejected(e.message.clone()))).collect());
+                    return Ok(changes
+                        .iter()
+                        .map(|c| (c.id().to_string(), Outcome::Rejected(e.message.clone())))
+                        .collect());
                 }
                 Err(e) => return Err(e),
             }
         }
         for (id, msgs) in &merged.conflicts {
-            outcomes.entry(id.clone()).or_insert_with(|| Outcome::Conflict(msgs.clone()));
+            outcomes
+                .entry(id.clone())
+                .or_insert_with(|| Outcome::Conflict(msgs.clone()));
         }
         next.removed.clear();
         *known = next;

@@ -50,10 +50,26 @@ pub mod namespaced {
         category = "crossplane",
         category = "managed",
         category = "tailnet",
-        printcolumn(name = "SYNCED", type_ = "string", json_path = ".status.conditions[?(@.type=='Synced')].status"),
-        printcolumn(name = "READY", type_ = "string", json_path = ".status.conditions[?(@.type=='Ready')].status"),
-        printcolumn(name = "EXTERNAL-NAME", type_ = "string", json_path = ".metadata.annotations.crossplane\\.io/external-name"),
-        printcolumn(name = "AGE", type_ = "date", json_path = ".metadata.creationTimestamp"),
+        printcolumn(
+            name = "SYNCED",
+            type_ = "string",
+            json_path = ".status.conditions[?(@.type=='Synced')].status"
+        ),
+        printcolumn(
+            name = "READY",
+            type_ = "string",
+            json_path = ".status.conditions[?(@.type=='Ready')].status"
+        ),
+        printcolumn(
+            name = "EXTERNAL-NAME",
+            type_ = "string",
+            json_path = ".metadata.annotations.crossplane\\.io/external-name"
+        ),
+        printcolumn(
+            name = "AGE",
+            type_ = "date",
+            json_path = ".metadata.creationTimestamp"
+        ),
         doc = "An AclFragment owns some entries of a tailnet's policy file (Tailscale API v2 or Headscale)."
     )]
     #[serde(rename_all = "camelCase")]
@@ -81,10 +97,26 @@ pub mod cluster {
         category = "crossplane",
         category = "managed",
         category = "tailnet",
-        printcolumn(name = "SYNCED", type_ = "string", json_path = ".status.conditions[?(@.type=='Synced')].status"),
-        printcolumn(name = "READY", type_ = "string", json_path = ".status.conditions[?(@.type=='Ready')].status"),
-        printcolumn(name = "EXTERNAL-NAME", type_ = "string", json_path = ".metadata.annotations.crossplane\\.io/external-name"),
-        printcolumn(name = "AGE", type_ = "date", json_path = ".metadata.creationTimestamp"),
+        printcolumn(
+            name = "SYNCED",
+            type_ = "string",
+            json_path = ".status.conditions[?(@.type=='Synced')].status"
+        ),
+        printcolumn(
+            name = "READY",
+            type_ = "string",
+            json_path = ".status.conditions[?(@.type=='Ready')].status"
+        ),
+        printcolumn(
+            name = "EXTERNAL-NAME",
+            type_ = "string",
+            json_path = ".metadata.annotations.crossplane\\.io/external-name"
+        ),
+        printcolumn(
+            name = "AGE",
+            type_ = "date",
+            json_path = ".metadata.creationTimestamp"
+        ),
         doc = "An AclFragment owns some entries of a tailnet's policy file (legacy cluster-scoped flavour)."
     )]
     #[serde(rename_all = "camelCase")]

@@ -51,16 +51,28 @@ pub struct OriginRequest {
     pub keep_alive_timeout: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub no_happy_eyeballs: Option<bool>,
-    #[serde(rename = "noTLSVerify", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "noTLSVerify",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub no_tls_verify: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin_server_name: Option<String>,
     /// `""` or `socks`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy_type: Option<String>,
-    #[serde(rename = "tcpKeepAlive", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "tcpKeepAlive",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub tcp_keep_alive: Option<i64>,
-    #[serde(rename = "tlsTimeout", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "tlsTimeout",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub tls_timeout: Option<i64>,
 }
 
@@ -70,7 +82,10 @@ pub struct OriginRequest {
 pub struct IngressRule {
     /// The public hostname (inside `zone`; at most one leading `*.`). A
     /// proxied CNAME to the tunnel is made for it.
-    #[schemars(length(min = 1, max = 253), pattern(r"^(\*\.)?([a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?\.)+[a-zA-Z]{2,}$"))]
+    #[schemars(
+        length(min = 1, max = 253),
+        pattern(r"^(\*\.)?([a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?\.)+[a-zA-Z]{2,}$")
+    )]
     pub hostname: String,
     /// A regular expression the request path must match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -177,10 +192,26 @@ pub mod namespaced {
         category = "crossplane",
         category = "managed",
         category = "cloudflare",
-        printcolumn(name = "SYNCED", type_ = "string", json_path = ".status.conditions[?(@.type=='Synced')].status"),
-        printcolumn(name = "READY", type_ = "string", json_path = ".status.conditions[?(@.type=='Ready')].status"),
-        printcolumn(name = "EXTERNAL-NAME", type_ = "string", json_path = ".metadata.annotations.crossplane\\.io/external-name"),
-        printcolumn(name = "AGE", type_ = "date", json_path = ".metadata.creationTimestamp"),
+        printcolumn(
+            name = "SYNCED",
+            type_ = "string",
+            json_path = ".status.conditions[?(@.type=='Synced')].status"
+        ),
+        printcolumn(
+            name = "READY",
+            type_ = "string",
+            json_path = ".status.conditions[?(@.type=='Ready')].status"
+        ),
+        printcolumn(
+            name = "EXTERNAL-NAME",
+            type_ = "string",
+            json_path = ".metadata.annotations.crossplane\\.io/external-name"
+        ),
+        printcolumn(
+            name = "AGE",
+            type_ = "date",
+            json_path = ".metadata.creationTimestamp"
+        ),
         doc = "A Tunnel is a remotely-managed Cloudflare Tunnel with its ingress rules and DNS routes."
     )]
     #[serde(rename_all = "camelCase")]
@@ -216,10 +247,26 @@ pub mod cluster {
         category = "crossplane",
         category = "managed",
         category = "cloudflare",
-        printcolumn(name = "SYNCED", type_ = "string", json_path = ".status.conditions[?(@.type=='Synced')].status"),
-        printcolumn(name = "READY", type_ = "string", json_path = ".status.conditions[?(@.type=='Ready')].status"),
-        printcolumn(name = "EXTERNAL-NAME", type_ = "string", json_path = ".metadata.annotations.crossplane\\.io/external-name"),
-        printcolumn(name = "AGE", type_ = "date", json_path = ".metadata.creationTimestamp"),
+        printcolumn(
+            name = "SYNCED",
+            type_ = "string",
+            json_path = ".status.conditions[?(@.type=='Synced')].status"
+        ),
+        printcolumn(
+            name = "READY",
+            type_ = "string",
+            json_path = ".status.conditions[?(@.type=='Ready')].status"
+        ),
+        printcolumn(
+            name = "EXTERNAL-NAME",
+            type_ = "string",
+            json_path = ".metadata.annotations.crossplane\\.io/external-name"
+        ),
+        printcolumn(
+            name = "AGE",
+            type_ = "date",
+            json_path = ".metadata.creationTimestamp"
+        ),
         doc = "A Tunnel is a remotely-managed Cloudflare Tunnel (legacy cluster-scoped flavour)."
     )]
     #[serde(rename_all = "camelCase")]
@@ -307,7 +354,11 @@ pub mod pc_namespaced {
         category = "cloudflare",
         printcolumn(name = "ACCOUNT", type_ = "string", json_path = ".spec.accountID"),
         printcolumn(name = "USERS", type_ = "integer", json_path = ".status.users"),
-        printcolumn(name = "AGE", type_ = "date", json_path = ".metadata.creationTimestamp"),
+        printcolumn(
+            name = "AGE",
+            type_ = "date",
+            json_path = ".metadata.creationTimestamp"
+        ),
         doc = "How Tunnels of this namespace reach a Cloudflare account."
     )]
     pub struct ProviderConfigSpecNs(pub ProviderConfigSpec);
@@ -324,7 +375,11 @@ pub mod pc_namespaced {
         category = "cloudflare",
         printcolumn(name = "ACCOUNT", type_ = "string", json_path = ".spec.accountID"),
         printcolumn(name = "USERS", type_ = "integer", json_path = ".status.users"),
-        printcolumn(name = "AGE", type_ = "date", json_path = ".metadata.creationTimestamp"),
+        printcolumn(
+            name = "AGE",
+            type_ = "date",
+            json_path = ".metadata.creationTimestamp"
+        ),
         doc = "How Tunnels of any namespace reach a Cloudflare account."
     )]
     pub struct ClusterProviderConfigSpec(pub ProviderConfigSpec);
@@ -341,10 +396,26 @@ pub mod pc_namespaced {
         category = "crossplane",
         category = "provider",
         category = "cloudflare",
-        printcolumn(name = "CONFIG-NAME", type_ = "string", json_path = ".providerConfigRef.name"),
-        printcolumn(name = "RESOURCE-KIND", type_ = "string", json_path = ".resourceRef.kind"),
-        printcolumn(name = "RESOURCE-NAME", type_ = "string", json_path = ".resourceRef.name"),
-        printcolumn(name = "AGE", type_ = "date", json_path = ".metadata.creationTimestamp"),
+        printcolumn(
+            name = "CONFIG-NAME",
+            type_ = "string",
+            json_path = ".providerConfigRef.name"
+        ),
+        printcolumn(
+            name = "RESOURCE-KIND",
+            type_ = "string",
+            json_path = ".resourceRef.kind"
+        ),
+        printcolumn(
+            name = "RESOURCE-NAME",
+            type_ = "string",
+            json_path = ".resourceRef.name"
+        ),
+        printcolumn(
+            name = "AGE",
+            type_ = "date",
+            json_path = ".metadata.creationTimestamp"
+        ),
         doc = "A ProviderConfigUsage records that a managed resource uses a ProviderConfig."
     )]
     #[serde(rename_all = "camelCase")]
@@ -370,7 +441,11 @@ pub mod pc_cluster {
         category = "cloudflare",
         printcolumn(name = "ACCOUNT", type_ = "string", json_path = ".spec.accountID"),
         printcolumn(name = "USERS", type_ = "integer", json_path = ".status.users"),
-        printcolumn(name = "AGE", type_ = "date", json_path = ".metadata.creationTimestamp"),
+        printcolumn(
+            name = "AGE",
+            type_ = "date",
+            json_path = ".metadata.creationTimestamp"
+        ),
         doc = "How legacy Tunnels reach a Cloudflare account."
     )]
     pub struct ProviderConfigSpecCluster(pub ProviderConfigSpec);
@@ -385,10 +460,26 @@ pub mod pc_cluster {
         category = "crossplane",
         category = "provider",
         category = "cloudflare",
-        printcolumn(name = "CONFIG-NAME", type_ = "string", json_path = ".providerConfigRef.name"),
-        printcolumn(name = "RESOURCE-KIND", type_ = "string", json_path = ".resourceRef.kind"),
-        printcolumn(name = "RESOURCE-NAME", type_ = "string", json_path = ".resourceRef.name"),
-        printcolumn(name = "AGE", type_ = "date", json_path = ".metadata.creationTimestamp"),
+        printcolumn(
+            name = "CONFIG-NAME",
+            type_ = "string",
+            json_path = ".providerConfigRef.name"
+        ),
+        printcolumn(
+            name = "RESOURCE-KIND",
+            type_ = "string",
+            json_path = ".resourceRef.kind"
+        ),
+        printcolumn(
+            name = "RESOURCE-NAME",
+            type_ = "string",
+            json_path = ".resourceRef.name"
+        ),
+        printcolumn(
+            name = "AGE",
+            type_ = "date",
+            json_path = ".metadata.creationTimestamp"
+        ),
         doc = "A ProviderConfigUsage records that a legacy managed resource uses a ProviderConfig."
     )]
     #[serde(rename_all = "camelCase")]

@@ -30,7 +30,9 @@ pub struct Condition {
 }
 
 /// A management action (`apis/core/v2/policies.go`).
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema)]
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema,
+)]
 pub enum ManagementAction {
     Observe,
     Create,

@@ -6,8 +6,8 @@
 //! `deletionPolicy`) and legacy cluster-scoped MRs in `tailnet.hybridspoke.io`
 //! (`providerConfigRef{name}`, `deletionPolicy`).
 
-pub mod cloudflare;
 pub mod acl;
+pub mod cloudflare;
 pub mod common;
 pub mod tailnet;
 

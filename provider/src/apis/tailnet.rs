@@ -47,7 +47,10 @@ pub struct TailnetKeyParameters {
     /// only mint keys with them (mandatory with scopes `devices:core` or
     /// `auth_keys`).
     #[serde(default)]
-    #[schemars(length(max = 64), inner(pattern(r"^tag:[a-zA-Z][a-zA-Z0-9-]*$"), length(max = 128)))]
+    #[schemars(
+        length(max = 64),
+        inner(pattern(r"^tag:[a-zA-Z][a-zA-Z0-9-]*$"), length(max = 128))
+    )]
     pub tags: Vec<String>,
     /// Auth keys: the key can join more than one device.
     #[serde(default)]
@@ -150,10 +153,26 @@ pub mod namespaced {
         category = "crossplane",
         category = "managed",
         category = "tailnet",
-        printcolumn(name = "SYNCED", type_ = "string", json_path = ".status.conditions[?(@.type=='Synced')].status"),
-        printcolumn(name = "READY", type_ = "string", json_path = ".status.conditions[?(@.type=='Ready')].status"),
-        printcolumn(name = "EXTERNAL-NAME", type_ = "string", json_path = ".metadata.annotations.crossplane\\.io/external-name"),
-        printcolumn(name = "AGE", type_ = "date", json_path = ".metadata.creationTimestamp"),
+        printcolumn(
+            name = "SYNCED",
+            type_ = "string",
+            json_path = ".status.conditions[?(@.type=='Synced')].status"
+        ),
+        printcolumn(
+            name = "READY",
+            type_ = "string",
+            json_path = ".status.conditions[?(@.type=='Ready')].status"
+        ),
+        printcolumn(
+            name = "EXTERNAL-NAME",
+            type_ = "string",
+            json_path = ".metadata.annotations.crossplane\\.io/external-name"
+        ),
+        printcolumn(
+            name = "AGE",
+            type_ = "date",
+            json_path = ".metadata.creationTimestamp"
+        ),
         doc = "A TailnetKey is an auth key or an OAuth client of a tailnet (Tailscale API v2 or Headscale)."
     )]
     #[serde(rename_all = "camelCase")]
@@ -191,10 +210,26 @@ pub mod cluster {
         category = "crossplane",
         category = "managed",
         category = "tailnet",
-        printcolumn(name = "SYNCED", type_ = "string", json_path = ".status.conditions[?(@.type=='Synced')].status"),
-        printcolumn(name = "READY", type_ = "string", json_path = ".status.conditions[?(@.type=='Ready')].status"),
-        printcolumn(name = "EXTERNAL-NAME", type_ = "string", json_path = ".metadata.annotations.crossplane\\.io/external-name"),
-        printcolumn(name = "AGE", type_ = "date", json_path = ".metadata.creationTimestamp"),
+        printcolumn(
+            name = "SYNCED",
+            type_ = "string",
+            json_path = ".status.conditions[?(@.type=='Synced')].status"
+        ),
+        printcolumn(
+            name = "READY",
+            type_ = "string",
+            json_path = ".status.conditions[?(@.type=='Ready')].status"
+        ),
+        printcolumn(
+            name = "EXTERNAL-NAME",
+            type_ = "string",
+            json_path = ".metadata.annotations.crossplane\\.io/external-name"
+        ),
+        printcolumn(
+            name = "AGE",
+            type_ = "date",
+            json_path = ".metadata.creationTimestamp"
+        ),
         doc = "A TailnetKey is an auth key or an OAuth client of a tailnet (legacy cluster-scoped flavour)."
     )]
     #[serde(rename_all = "camelCase")]
@@ -318,7 +353,11 @@ pub mod pc_namespaced {
         category = "tailnet",
         printcolumn(name = "BACKEND", type_ = "string", json_path = ".spec.backend"),
         printcolumn(name = "USERS", type_ = "integer", json_path = ".status.users"),
-        printcolumn(name = "AGE", type_ = "date", json_path = ".metadata.creationTimestamp"),
+        printcolumn(
+            name = "AGE",
+            type_ = "date",
+            json_path = ".metadata.creationTimestamp"
+        ),
         doc = "How TailnetKeys of this namespace reach a tailnet's control server."
     )]
     pub struct ProviderConfigSpecNs(pub ProviderConfigSpec);
@@ -335,7 +374,11 @@ pub mod pc_namespaced {
         category = "tailnet",
         printcolumn(name = "BACKEND", type_ = "string", json_path = ".spec.backend"),
         printcolumn(name = "USERS", type_ = "integer", json_path = ".status.users"),
-        printcolumn(name = "AGE", type_ = "date", json_path = ".metadata.creationTimestamp"),
+        printcolumn(
+            name = "AGE",
+            type_ = "date",
+            json_path = ".metadata.creationTimestamp"
+        ),
         doc = "How TailnetKeys of any namespace reach a tailnet's control server."
     )]
     pub struct ClusterProviderConfigSpec(pub ProviderConfigSpec);
@@ -352,10 +395,26 @@ pub mod pc_namespaced {
         category = "crossplane",
         category = "provider",
         category = "tailnet",
-        printcolumn(name = "CONFIG-NAME", type_ = "string", json_path = ".providerConfigRef.name"),
-        printcolumn(name = "RESOURCE-KIND", type_ = "string", json_path = ".resourceRef.kind"),
-        printcolumn(name = "RESOURCE-NAME", type_ = "string", json_path = ".resourceRef.name"),
-        printcolumn(name = "AGE", type_ = "date", json_path = ".metadata.creationTimestamp"),
+        printcolumn(
+            name = "CONFIG-NAME",
+            type_ = "string",
+            json_path = ".providerConfigRef.name"
+        ),
+        printcolumn(
+            name = "RESOURCE-KIND",
+            type_ = "string",
+            json_path = ".resourceRef.kind"
+        ),
+        printcolumn(
+            name = "RESOURCE-NAME",
+            type_ = "string",
+            json_path = ".resourceRef.name"
+        ),
+        printcolumn(
+            name = "AGE",
+            type_ = "date",
+            json_path = ".metadata.creationTimestamp"
+        ),
         doc = "A ProviderConfigUsage records that a managed resource uses a ProviderConfig."
     )]
     #[serde(rename_all = "camelCase")]
@@ -381,7 +440,11 @@ pub mod pc_cluster {
         category = "tailnet",
         printcolumn(name = "BACKEND", type_ = "string", json_path = ".spec.backend"),
         printcolumn(name = "USERS", type_ = "integer", json_path = ".status.users"),
-        printcolumn(name = "AGE", type_ = "date", json_path = ".metadata.creationTimestamp"),
+        printcolumn(
+            name = "AGE",
+            type_ = "date",
+            json_path = ".metadata.creationTimestamp"
+        ),
         doc = "How legacy TailnetKeys reach a tailnet's control server."
     )]
     pub struct ProviderConfigSpecCluster(pub ProviderConfigSpec);
@@ -396,10 +459,26 @@ pub mod pc_cluster {
         category = "crossplane",
         category = "provider",
         category = "tailnet",
-        printcolumn(name = "CONFIG-NAME", type_ = "string", json_path = ".providerConfigRef.name"),
-        printcolumn(name = "RESOURCE-KIND", type_ = "string", json_path = ".resourceRef.kind"),
-        printcolumn(name = "RESOURCE-NAME", type_ = "string", json_path = ".resourceRef.name"),
-        printcolumn(name = "AGE", type_ = "date", json_path = ".metadata.creationTimestamp"),
+        printcolumn(
+            name = "CONFIG-NAME",
+            type_ = "string",
+            json_path = ".providerConfigRef.name"
+        ),
+        printcolumn(
+            name = "RESOURCE-KIND",
+            type_ = "string",
+            json_path = ".resourceRef.kind"
+        ),
+        printcolumn(
+            name = "RESOURCE-NAME",
+            type_ = "string",
+            json_path = ".resourceRef.name"
+        ),
+        printcolumn(
+            name = "AGE",
+            type_ = "date",
+            json_path = ".metadata.creationTimestamp"
+        ),
         doc = "A ProviderConfigUsage records that a legacy managed resource uses a ProviderConfig."
     )]
     #[serde(rename_all = "camelCase")]

@@ -93,7 +93,11 @@ impl ObservationCache {
     }
 
     /// Every record of a zone.
-    pub async fn records(&self, client: &Client, zone_id: &str) -> Result<Arc<Vec<DnsRecord>>, CloudflareError> {
+    pub async fn records(
+        &self,
+        client: &Client,
+        zone_id: &str,
+    ) -> Result<Arc<Vec<DnsRecord>>, CloudflareError> {
         let s = slot(&self.records, &Self::record_key(client, zone_id));
         self.get(s, || client.list_records(zone_id, &[])).await
     }

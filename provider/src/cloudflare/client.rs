@@ -18,7 +18,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::limiter::{self, Limiter};
-use super::types::{CnameRecord, ConfigurationResult, Connector, DnsRecord, Tunnel, TunnelConfig, Zone};
+use super::types::{
+    CnameRecord, ConfigurationResult, Connector, DnsRecord, Tunnel, TunnelConfig, Zone,
+};
 use crate::managed::ExternalError;
 
 /// How the client behaves (not per ProviderConfig: per process).
@@ -96,16 +98,28 @@ pub enum CloudflareError {
         retry_after: Option<Duration>,
     },
     #[error("{method} {path}: {message}")]
-    Transport { method: String, path: String, message: String },
+    Transport {
+        method: String,
+        path: String,
+        message: String,
+    },
     #[error("{method} {path}: cannot decode the response: {message}")]
-    Decode { method: String, path: String, message: String },
+    Decode {
+        method: String,
+        path: String,
+        message: String,
+    },
 }
 
 fn describe(errors: &[ApiMessage]) -> String {
     if errors.is_empty() {
         return "no error details".into();
     }
-    errors.iter().map(|e| format!("{} {}", e.code, e.message)).collect::<Vec<_>>().join("; ")
+    errors
+        .iter()
+        .map(|e| format!("{} {}", e.code, e.message))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 impl CloudflareError {
@@ -129,7 +143,11 @@ impl CloudflareError {
 impl From<CloudflareError> for ExternalError {
     fn from(e: CloudflareError) -> Self {
         let (status, retry_after) = match &e {
-            CloudflareError::Api { status, retry_after, .. } => (Some(*status), *retry_after),
+            CloudflareError::Api {
+                status,
+                retry_after,
+                ..
+            } => (Some(*status), *retry_after),
             _ => (None, None),
         };
         ExternalError {
@@ -142,12 +160,19 @@ impl From<CloudflareError> for ExternalError {
 
 /// `Retry-After` in seconds or as an HTTP date (reference §1.6).
 pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let value = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
     let when = jiff::fmt::rfc2822::parse(value).ok()?.timestamp();
-    let secs = when.duration_since(jiff::Timestamp::now()).as_secs_f64().max(0.0);
+    let secs = when
+        .duration_since(jiff::Timestamp::now())
+        .as_secs_f64()
+        .max(0.0);
     Some(Duration::from_secs_f64(secs))
 }
 
@@ -262,7 +287,11 @@ impl Client {
                     drop(permit);
                     let message = transport_message(&e);
                     if last {
-                        return Err(CloudflareError::Transport { method: m, path: path.into(), message });
+                        return Err(CloudflareError::Transport {
+                            method: m,
+                            path: path.into(),
+                            message,
+                        });
                     }
                     tracing::debug!(method = %m, path, attempt, "retrying after a transport error: {message}");
                     tokio::time::sleep(backoff(&self.opts, attempt)).await;
@@ -279,7 +308,11 @@ impl Client {
                 Err(e) => {
                     let message = transport_message(&e);
                     if last {
-                        return Err(CloudflareError::Transport { method: m, path: path.into(), message });
+                        return Err(CloudflareError::Transport {
+                            method: m,
+                            path: path.into(),
+                            message,
+                        });
                     }
                     tokio::time::sleep(backoff(&self.opts, attempt)).await;
                     attempt += 1;
@@ -358,13 +391,22 @@ impl Client {
         }
     }
 
-    async fn get<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<Option<T>, CloudflareError> {
+    async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<Option<T>, CloudflareError> {
         Ok(self.call(Method::GET, path, query, None).await?.0)
     }
 
     /// Every page of a list (stops on an empty or short page, or at
     /// `total_count`).
-    pub async fn list<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)], per_page: u32) -> Result<Vec<T>, CloudflareError> {
+    pub async fn list<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        per_page: u32,
+    ) -> Result<Vec<T>, CloudflareError> {
         let mut all = Vec::new();
         let mut page = 1u32;
         loop {
@@ -378,7 +420,11 @@ impl Client {
             let info = info.unwrap_or_default();
             let total = info.total_count.map(|t| t as usize);
             let pages = info.total_pages.map(|t| t as u32);
-            if n == 0 || n < per_page as usize || total.is_some_and(|t| all.len() >= t) || pages.is_some_and(|p| page >= p) {
+            if n == 0
+                || n < per_page as usize
+                || total.is_some_and(|t| all.len() >= t)
+                || pages.is_some_and(|p| page >= p)
+            {
                 return Ok(all);
             }
             page += 1;
@@ -393,20 +439,26 @@ impl Client {
         if let Some(n) = name {
             q.push(("name", n.to_string()));
         }
-        self.list(&self.tunnels_path(), &q, self.opts.tunnels_per_page).await
+        self.list(&self.tunnels_path(), &q, self.opts.tunnels_per_page)
+            .await
     }
 
     /// Creates a remotely-managed tunnel (`config_src: cloudflare`).
     pub async fn create_tunnel(&self, name: &str) -> Result<Tunnel, CloudflareError> {
         let body = json!({ "name": name, "config_src": "cloudflare" });
         let path = self.tunnels_path();
-        let (t, _) = self.call::<Tunnel>(Method::POST, &path, &[], Some(&body)).await?;
+        let (t, _) = self
+            .call::<Tunnel>(Method::POST, &path, &[], Some(&body))
+            .await?;
         t.ok_or_else(|| empty("POST", &path))
     }
 
     /// `None`: 404.
     pub async fn get_tunnel(&self, id: &str) -> Result<Option<Tunnel>, CloudflareError> {
-        match self.get::<Tunnel>(&format!("{}/{id}", self.tunnels_path()), &[]).await {
+        match self
+            .get::<Tunnel>(&format!("{}/{id}", self.tunnels_path()), &[])
+            .await
+        {
             Err(e) if e.is_not_found() => Ok(None),
             other => other,
         }
@@ -415,7 +467,10 @@ impl Client {
     /// Deletes (soft) the tunnel; a tunnel already gone is fine.
     pub async fn delete_tunnel(&self, id: &str) -> Result<(), CloudflareError> {
         let path = format!("{}/{id}", self.tunnels_path());
-        match self.call::<Value>(Method::DELETE, &path, &[], Some(&json!({}))).await {
+        match self
+            .call::<Value>(Method::DELETE, &path, &[], Some(&json!({})))
+            .await
+        {
             Err(e) if e.is_not_found() => Ok(()),
             Err(e) => Err(e),
             Ok(_) => Ok(()),
@@ -425,30 +480,47 @@ impl Client {
     /// The connector token (secret).
     pub async fn tunnel_token(&self, id: &str) -> Result<String, CloudflareError> {
         let path = format!("{}/{id}/token", self.tunnels_path());
-        self.get::<String>(&path, &[]).await?.ok_or_else(|| empty("GET", &path))
+        self.get::<String>(&path, &[])
+            .await?
+            .ok_or_else(|| empty("GET", &path))
     }
 
     pub async fn get_config(&self, id: &str) -> Result<ConfigurationResult, CloudflareError> {
         let path = format!("{}/{id}/configurations", self.tunnels_path());
-        Ok(self.get::<ConfigurationResult>(&path, &[]).await?.unwrap_or_default())
+        Ok(self
+            .get::<ConfigurationResult>(&path, &[])
+            .await?
+            .unwrap_or_default())
     }
 
-    pub async fn put_config(&self, id: &str, config: &TunnelConfig) -> Result<ConfigurationResult, CloudflareError> {
+    pub async fn put_config(
+        &self,
+        id: &str,
+        config: &TunnelConfig,
+    ) -> Result<ConfigurationResult, CloudflareError> {
         let path = format!("{}/{id}/configurations", self.tunnels_path());
         let body = json!({ "config": config });
-        let (r, _) = self.call::<ConfigurationResult>(Method::PUT, &path, &[], Some(&body)).await?;
+        let (r, _) = self
+            .call::<ConfigurationResult>(Method::PUT, &path, &[], Some(&body))
+            .await?;
         Ok(r.unwrap_or_default())
     }
 
     pub async fn connections(&self, id: &str) -> Result<Vec<Connector>, CloudflareError> {
         let path = format!("{}/{id}/connections", self.tunnels_path());
-        Ok(self.get::<Vec<Connector>>(&path, &[]).await?.unwrap_or_default())
+        Ok(self
+            .get::<Vec<Connector>>(&path, &[])
+            .await?
+            .unwrap_or_default())
     }
 
     /// Removes every connector of the tunnel.
     pub async fn delete_connections(&self, id: &str) -> Result<(), CloudflareError> {
         let path = format!("{}/{id}/connections", self.tunnels_path());
-        match self.call::<Value>(Method::DELETE, &path, &[], Some(&json!({}))).await {
+        match self
+            .call::<Value>(Method::DELETE, &path, &[], Some(&json!({})))
+            .await
+        {
             Err(e) if e.is_not_found() => Ok(()),
             Err(e) => Err(e),
             Ok(_) => Ok(()),
@@ -461,40 +533,74 @@ impl Client {
     pub async fn find_zone(&self, name: &str) -> Result<Option<Zone>, CloudflareError> {
         let q = [("name", name.to_string())];
         let zones: Vec<Zone> = self.list("/zones", &q, 50).await?;
-        Ok(zones.into_iter().find(|z| z.name.eq_ignore_ascii_case(name)))
+        Ok(zones
+            .into_iter()
+            .find(|z| z.name.eq_ignore_ascii_case(name)))
     }
 
     /// Records of a zone (filtered by `query`, e.g. `name`), every page.
-    pub async fn list_records(&self, zone_id: &str, query: &[(&str, String)]) -> Result<Vec<DnsRecord>, CloudflareError> {
-        self.list(&format!("/zones/{zone_id}/dns_records"), query, self.opts.records_per_page).await
+    pub async fn list_records(
+        &self,
+        zone_id: &str,
+        query: &[(&str, String)],
+    ) -> Result<Vec<DnsRecord>, CloudflareError> {
+        self.list(
+            &format!("/zones/{zone_id}/dns_records"),
+            query,
+            self.opts.records_per_page,
+        )
+        .await
     }
 
     /// `None`: 404.
-    pub async fn get_record(&self, zone_id: &str, id: &str) -> Result<Option<DnsRecord>, CloudflareError> {
-        match self.get::<DnsRecord>(&format!("/zones/{zone_id}/dns_records/{id}"), &[]).await {
+    pub async fn get_record(
+        &self,
+        zone_id: &str,
+        id: &str,
+    ) -> Result<Option<DnsRecord>, CloudflareError> {
+        match self
+            .get::<DnsRecord>(&format!("/zones/{zone_id}/dns_records/{id}"), &[])
+            .await
+        {
             Err(e) if e.is_not_found() => Ok(None),
             other => other,
         }
     }
 
-    pub async fn create_record(&self, zone_id: &str, record: &CnameRecord) -> Result<DnsRecord, CloudflareError> {
+    pub async fn create_record(
+        &self,
+        zone_id: &str,
+        record: &CnameRecord,
+    ) -> Result<DnsRecord, CloudflareError> {
         let path = format!("/zones/{zone_id}/dns_records");
         let body = serde_json::to_value(record).unwrap_or(Value::Null);
-        let (r, _) = self.call::<DnsRecord>(Method::POST, &path, &[], Some(&body)).await?;
+        let (r, _) = self
+            .call::<DnsRecord>(Method::POST, &path, &[], Some(&body))
+            .await?;
         r.ok_or_else(|| empty("POST", &path))
     }
 
-    pub async fn patch_record(&self, zone_id: &str, id: &str, record: &CnameRecord) -> Result<DnsRecord, CloudflareError> {
+    pub async fn patch_record(
+        &self,
+        zone_id: &str,
+        id: &str,
+        record: &CnameRecord,
+    ) -> Result<DnsRecord, CloudflareError> {
         let path = format!("/zones/{zone_id}/dns_records/{id}");
         let body = serde_json::to_value(record).unwrap_or(Value::Null);
-        let (r, _) = self.call::<DnsRecord>(Method::PATCH, &path, &[], Some(&body)).await?;
+        let (r, _) = self
+            .call::<DnsRecord>(Method::PATCH, &path, &[], Some(&body))
+            .await?;
         r.ok_or_else(|| empty("PATCH", &path))
     }
 
     /// Deletes a record; one already gone is fine.
     pub async fn delete_record(&self, zone_id: &str, id: &str) -> Result<(), CloudflareError> {
         let path = format!("/zones/{zone_id}/dns_records/{id}");
-        match self.call::<Value>(Method::DELETE, &path, &[], Some(&json!({}))).await {
+        match self
+            .call::<Value>(Method::DELETE, &path, &[], Some(&json!({})))
+            .await
+        {
             Err(e) if e.is_not_found() => Ok(()),
             Err(e) => Err(e),
             Ok(_) => Ok(()),

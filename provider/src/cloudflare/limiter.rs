@@ -87,7 +87,11 @@ impl Limiter {
             s.paused_until = None;
         }
         let window = s.window;
-        while s.done.front().is_some_and(|t| now.duration_since(*t) >= window) {
+        while s
+            .done
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= window)
+        {
             s.done.pop_front();
         }
         if s.in_flight + s.done.len() < s.limit {
@@ -96,7 +100,9 @@ impl Limiter {
         }
         // a slot frees when the oldest completion leaves the window
         Some(match s.done.front() {
-            Some(t) => (*t + window).saturating_duration_since(now).max(Duration::from_millis(1)),
+            Some(t) => (*t + window)
+                .saturating_duration_since(now)
+                .max(Duration::from_millis(1)),
             None => Duration::from_millis(20),
         })
     }
@@ -105,7 +111,11 @@ impl Limiter {
     pub async fn acquire(self: &Arc<Self>) -> Permit {
         loop {
             match self.try_take(Instant::now()) {
-                None => return Permit { limiter: self.clone() },
+                None => {
+                    return Permit {
+                        limiter: self.clone(),
+                    };
+                }
                 Some(wait) => tokio::time::sleep(wait).await,
             }
         }
@@ -116,7 +126,11 @@ impl Limiter {
         let now = Instant::now();
         let mut s = self.lock();
         let window = s.window;
-        while s.done.front().is_some_and(|t| now.duration_since(*t) >= window) {
+        while s
+            .done
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= window)
+        {
             s.done.pop_front();
         }
         s.in_flight + s.done.len()
@@ -138,7 +152,10 @@ pub fn token_key(base_url: &str, token: &str) -> u64 {
 /// apply the latest budget).
 pub fn for_token(key: u64, limit: u32, window: Duration) -> Arc<Limiter> {
     let mut map = LIMITERS.lock().unwrap_or_else(|e| e.into_inner());
-    let l = map.entry(key).or_insert_with(|| Arc::new(Limiter::new(limit, window))).clone();
+    let l = map
+        .entry(key)
+        .or_insert_with(|| Arc::new(Limiter::new(limit, window)))
+        .clone();
     l.set(limit, window);
     l
 }
@@ -171,7 +188,10 @@ mod tests {
         assert_eq!(l.used(), 2);
         let waiter = {
             let l = l.clone();
-            tokio::spawn(async move { l.acquire().await; Instant::now() })
+            tokio::spawn(async move {
+                l.acquire().await;
+                Instant::now()
+            })
         };
         tokio::time::sleep(Duration::from_secs(30)).await;
         assert!(!waiter.is_finished(), "both slots are still in flight");

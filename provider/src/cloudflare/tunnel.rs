@@ -27,11 +27,12 @@ use super::client::{Client, ClientOptions, CloudflareError, DEFAULT_BASE_URL};
 use super::config::Cloudflare;
 use super::types::{CnameRecord, DnsRecord, IngressRule, Tunnel, TunnelConfig, Zone};
 use crate::apis::cloudflare::{
-    DnsRecordStatus, TunnelObservation, TunnelParameters, cluster, namespaced, pc_cluster, pc_namespaced,
+    DnsRecordStatus, TunnelObservation, TunnelParameters, cluster, namespaced, pc_cluster,
+    pc_namespaced,
 };
 use crate::managed::{
-    ConnectionDetails, Connector, Creation, ExternalClient, ExternalError, Managed, Observation, Readiness, Recovery,
-    Updated,
+    ConnectionDetails, Connector, Creation, ExternalClient, ExternalError, Managed, Observation,
+    Readiness, Recovery, Updated,
 };
 use crate::providerconfig;
 
@@ -48,7 +49,11 @@ pub trait TunnelResource: Managed {
     fn params(&self) -> &TunnelParameters;
 }
 
-crate::managed::impl_managed_namespaced!(namespaced::Tunnel, pc_namespaced::ProviderConfigUsage, pc_namespaced::ProviderConfigUsageFields);
+crate::managed::impl_managed_namespaced!(
+    namespaced::Tunnel,
+    pc_namespaced::ProviderConfigUsage,
+    pc_namespaced::ProviderConfigUsageFields
+);
 
 impl TunnelResource for namespaced::Tunnel {
     fn params(&self) -> &TunnelParameters {
@@ -56,7 +61,11 @@ impl TunnelResource for namespaced::Tunnel {
     }
 }
 
-crate::managed::impl_managed_cluster!(cluster::Tunnel, pc_cluster::ProviderConfigUsage, pc_cluster::ProviderConfigUsageFields);
+crate::managed::impl_managed_cluster!(
+    cluster::Tunnel,
+    pc_cluster::ProviderConfigUsage,
+    pc_cluster::ProviderConfigUsageFields
+);
 
 impl TunnelResource for cluster::Tunnel {
     fn params(&self) -> &TunnelParameters {
@@ -112,7 +121,10 @@ pub fn desired_config(p: &TunnelParameters) -> TunnelConfig {
 
 /// The distinct hostnames (lowercase) that get a CNAME.
 pub fn hostnames(p: &TunnelParameters) -> BTreeSet<String> {
-    p.ingress.iter().map(|r| r.hostname.to_ascii_lowercase()).collect()
+    p.ingress
+        .iter()
+        .map(|r| r.hostname.to_ascii_lowercase())
+        .collect()
 }
 
 /// Spec errors the schema cannot express.
@@ -136,7 +148,9 @@ fn normalized(v: &Value) -> Value {
             let mut out = serde_json::Map::new();
             for (k, v) in m {
                 let v = normalized(v);
-                let empty = v.is_null() || v.as_object().is_some_and(|o| o.is_empty()) || (k == "path" && v == "");
+                let empty = v.is_null()
+                    || v.as_object().is_some_and(|o| o.is_empty())
+                    || (k == "path" && v == "");
                 if !empty {
                     out.insert(k.clone(), v);
                 }
@@ -157,7 +171,9 @@ pub fn same_config(desired: &TunnelConfig, remote: Option<&TunnelConfig>) -> boo
 
 fn config_hash(c: &TunnelConfig) -> u64 {
     let mut h = std::hash::DefaultHasher::new();
-    normalized(&serde_json::to_value(c).unwrap_or(Value::Null)).to_string().hash(&mut h);
+    normalized(&serde_json::to_value(c).unwrap_or(Value::Null))
+        .to_string()
+        .hash(&mut h);
     h.finish()
 }
 
@@ -236,9 +252,19 @@ impl CloudflareConnector {
     }
 
     /// The API client a resolved ProviderConfig describes.
-    pub async fn client_for(&self, kube: &kube::Client, resolved: &super::config::Resolved) -> Result<Client, ExternalError> {
+    pub async fn client_for(
+        &self,
+        kube: &kube::Client,
+        resolved: &super::config::Resolved,
+    ) -> Result<Client, ExternalError> {
         let spec = &resolved.spec;
-        let token = providerconfig::read_secret(kube, &self.watched, resolved, &spec.credentials.api_token_secret_ref).await?;
+        let token = providerconfig::read_secret(
+            kube,
+            &self.watched,
+            resolved,
+            &spec.credentials.api_token_secret_ref,
+        )
+        .await?;
         let rl = spec.rate_limit.clone().unwrap_or_default();
         Ok(Client::new(
             self.http.clone(),
@@ -257,7 +283,14 @@ impl<K: TunnelResource> Connector<K> for CloudflareConnector {
 
     async fn connect(&self, kube: &kube::Client, mr: &K) -> Result<TunnelClient, ExternalError> {
         let (kind, name) = mr.provider_config_ref();
-        let resolved = providerconfig::resolve_in::<Cloudflare>(kube, &self.watched, mr.meta().namespace.as_deref(), &kind, &name).await?;
+        let resolved = providerconfig::resolve_in::<Cloudflare>(
+            kube,
+            &self.watched,
+            mr.meta().namespace.as_deref(),
+            &kind,
+            &name,
+        )
+        .await?;
         Ok(self.external(self.client_for(kube, &resolved).await?))
     }
 }
@@ -290,20 +323,32 @@ impl TunnelClient {
     /// token sees no such zone.
     async fn find_zone(&self, name: &str) -> Result<Option<Zone>, ExternalError> {
         let key = format!("{}/{}", self.api.scope(), name.to_ascii_lowercase());
-        if let Some(z) = self.shared.zones.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        if let Some(z) = self
+            .shared
+            .zones
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
             return Ok(Some(z.clone()));
         }
         let Some(zone) = self.api.find_zone(name).await? else {
             return Ok(None);
         };
-        self.shared.zones.lock().unwrap_or_else(|e| e.into_inner()).insert(key, zone.clone());
+        self.shared
+            .zones
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, zone.clone());
         Ok(Some(zone))
     }
 
     async fn zone(&self, name: &str) -> Result<Zone, ExternalError> {
-        self.find_zone(name)
-            .await?
-            .ok_or_else(|| ExternalError::new(format!("zone {name} not found: the API token cannot see a zone of that name")))
+        self.find_zone(name).await?.ok_or_else(|| {
+            ExternalError::new(format!(
+                "zone {name} not found: the API token cannot see a zone of that name"
+            ))
+        })
     }
 
     /// Whether records with this resource's marker are left in its zone.
@@ -313,25 +358,42 @@ impl TunnelClient {
         };
         let marker = owner_comment(mr);
         let records = self.cache.records(&self.api, &zone.id).await?;
-        Ok(records.iter().any(|r| r.comment.as_deref() == Some(marker.as_str())))
+        Ok(records
+            .iter()
+            .any(|r| r.comment.as_deref() == Some(marker.as_str())))
     }
 
     fn check(&self, id: &str) -> Option<Check> {
-        self.shared.checks.lock().unwrap_or_else(|e| e.into_inner()).get(id).cloned()
+        self.shared
+            .checks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .cloned()
     }
 
     fn set_check(&self, id: &str, c: Check) {
-        self.shared.checks.lock().unwrap_or_else(|e| e.into_inner()).insert(id.to_string(), c);
+        self.shared
+            .checks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.to_string(), c);
     }
 
     /// The live tunnel named `name` (a fresh read, not the cache).
     async fn find_by_name(&self, name: &str) -> Result<Option<Tunnel>, CloudflareError> {
         let found = self.api.list_tunnels(Some(name)).await?;
-        Ok(found.into_iter().find(|t| t.name == name && t.deleted_at.is_none()))
+        Ok(found
+            .into_iter()
+            .find(|t| t.name == name && t.deleted_at.is_none()))
     }
 
     /// Reads the configuration, connections and token of a tunnel.
-    async fn full_check(&self, id: &str, desired: &TunnelConfig) -> Result<(Check, bool), ExternalError> {
+    async fn full_check(
+        &self,
+        id: &str,
+        desired: &TunnelConfig,
+    ) -> Result<(Check, bool), ExternalError> {
         let remote = self.api.get_config(id).await?;
         let conns = self.api.connections(id).await?;
         let token = self.api.tunnel_token(id).await?;
@@ -349,7 +411,11 @@ impl TunnelClient {
     /// Makes every hostname's CNAME point at the tunnel, and removes the
     /// records this resource owns for hostnames it no longer has. Records
     /// of others are left alone and reported.
-    async fn ensure_dns<K: TunnelResource>(&self, mr: &K, tunnel_id: &str) -> Result<DnsOutcome, ExternalError> {
+    async fn ensure_dns<K: TunnelResource>(
+        &self,
+        mr: &K,
+        tunnel_id: &str,
+    ) -> Result<DnsOutcome, ExternalError> {
         let p = mr.params();
         let zone = self.zone(&p.zone).await?;
         let marker = owner_comment(mr);
@@ -359,8 +425,13 @@ impl TunnelClient {
         let mut out = DnsOutcome::default();
         for host in &wanted {
             let want = CnameRecord::new(host, &target, &marker);
-            let same_name: Vec<&DnsRecord> = records.iter().filter(|r| r.name.eq_ignore_ascii_case(host)).collect();
-            let ours = same_name.iter().find(|r| r.comment.as_deref() == Some(marker.as_str()));
+            let same_name: Vec<&DnsRecord> = records
+                .iter()
+                .filter(|r| r.name.eq_ignore_ascii_case(host))
+                .collect();
+            let ours = same_name
+                .iter()
+                .find(|r| r.comment.as_deref() == Some(marker.as_str()));
             let record = match ours {
                 Some(r) if want.matches(r) => Some((*r).clone()),
                 Some(r) => self.patch_owned(&zone.id, &r.id, &want, &marker).await?,
@@ -375,10 +446,10 @@ impl TunnelClient {
                 None => out.foreign.push(host.clone()),
             }
         }
-        for stale in records
-            .iter()
-            .filter(|r| r.comment.as_deref() == Some(marker.as_str()) && !wanted.contains(&r.name.to_ascii_lowercase()))
-        {
+        for stale in records.iter().filter(|r| {
+            r.comment.as_deref() == Some(marker.as_str())
+                && !wanted.contains(&r.name.to_ascii_lowercase())
+        }) {
             self.delete_owned(&zone.id, &stale.id, &marker).await?;
         }
         Ok(out)
@@ -386,7 +457,13 @@ impl TunnelClient {
 
     /// Patches a record after a fresh read shows it is still ours; `None`
     /// when it no longer is.
-    async fn patch_owned(&self, zone: &str, id: &str, want: &CnameRecord, marker: &str) -> Result<Option<DnsRecord>, ExternalError> {
+    async fn patch_owned(
+        &self,
+        zone: &str,
+        id: &str,
+        want: &CnameRecord,
+        marker: &str,
+    ) -> Result<Option<DnsRecord>, ExternalError> {
         match self.api.get_record(zone, id).await? {
             Some(r) if r.comment.as_deref() == Some(marker) => {
                 let r = self.api.patch_record(zone, id, want).await?;
@@ -406,18 +483,29 @@ impl TunnelClient {
 
     /// Creates a record; if one appeared meanwhile (or a lost answer made
     /// it), takes it only if it is ours.
-    async fn create_owned(&self, zone: &str, want: &CnameRecord, marker: &str) -> Result<Option<DnsRecord>, ExternalError> {
+    async fn create_owned(
+        &self,
+        zone: &str,
+        want: &CnameRecord,
+        marker: &str,
+    ) -> Result<Option<DnsRecord>, ExternalError> {
         match self.api.create_record(zone, want).await {
             Ok(r) => {
                 self.cache.put_record(&self.api, zone, &r).await;
                 Ok(Some(r))
             }
             Err(e) if CODES_RECORD_EXISTS.iter().any(|c| e.has_code(*c)) => {
-                let existing = self.api.list_records(zone, &[("name", want.name.clone())]).await?;
+                let existing = self
+                    .api
+                    .list_records(zone, &[("name", want.name.clone())])
+                    .await?;
                 for r in &existing {
                     self.cache.put_record(&self.api, zone, r).await;
                 }
-                match existing.iter().find(|r| r.comment.as_deref() == Some(marker)) {
+                match existing
+                    .iter()
+                    .find(|r| r.comment.as_deref() == Some(marker))
+                {
                     Some(r) if want.matches(r) => Ok(Some(r.clone())),
                     Some(r) => {
                         let r = self.api.patch_record(zone, &r.id, want).await?;
@@ -444,7 +532,12 @@ impl TunnelClient {
         Ok(())
     }
 
-    fn observation(t: &Tunnel, zone: Option<&Zone>, records: Vec<DnsRecordStatus>, check: Option<&Check>) -> TunnelObservation {
+    fn observation(
+        t: &Tunnel,
+        zone: Option<&Zone>,
+        records: Vec<DnsRecordStatus>,
+        check: Option<&Check>,
+    ) -> TunnelObservation {
         TunnelObservation {
             id: Some(t.id.clone()),
             name: Some(t.name.clone()),
@@ -467,16 +560,24 @@ impl TunnelClient {
 }
 
 impl<K: TunnelResource> ExternalClient<K> for TunnelClient {
-    async fn observe(&self, mr: &K, external_name: Option<&str>) -> Result<Observation, ExternalError> {
+    async fn observe(
+        &self,
+        mr: &K,
+        external_name: Option<&str>,
+    ) -> Result<Observation, ExternalError> {
         let p = mr.params();
         validate(p)?;
         let deleting = mr.meta().deletion_timestamp.is_some();
         let tunnels = self.cache.tunnels(&self.api).await?;
         let name = tunnel_name(mr);
         let found = match external_name {
-            Some(id) => tunnels.iter().find(|t| t.id == id && t.deleted_at.is_none()),
+            Some(id) => tunnels
+                .iter()
+                .find(|t| t.id == id && t.deleted_at.is_none()),
             // deleting before the ID was recorded: whatever a create made
-            None if deleting => tunnels.iter().find(|t| t.name == name && t.deleted_at.is_none()),
+            None if deleting => tunnels
+                .iter()
+                .find(|t| t.name == name && t.deleted_at.is_none()),
             None => None,
         };
         let Some(t) = found else {
@@ -504,8 +605,14 @@ impl<K: TunnelResource> ExternalClient<K> for TunnelClient {
         let mut owned = Vec::new();
         for host in &wanted {
             let want = CnameRecord::new(host, &target, &marker);
-            let same_name: Vec<&DnsRecord> = records.iter().filter(|r| r.name.eq_ignore_ascii_case(host)).collect();
-            match same_name.iter().find(|r| r.comment.as_deref() == Some(marker.as_str())) {
+            let same_name: Vec<&DnsRecord> = records
+                .iter()
+                .filter(|r| r.name.eq_ignore_ascii_case(host))
+                .collect();
+            match same_name
+                .iter()
+                .find(|r| r.comment.as_deref() == Some(marker.as_str()))
+            {
                 Some(r) if want.matches(r) => owned.push(DnsRecordStatus {
                     hostname: host.clone(),
                     id: r.id.clone(),
@@ -515,9 +622,15 @@ impl<K: TunnelResource> ExternalClient<K> for TunnelClient {
                 None => foreign.push(host.clone()),
             }
         }
-        for r in records.iter().filter(|r| r.comment.as_deref() == Some(marker.as_str())) {
+        for r in records
+            .iter()
+            .filter(|r| r.comment.as_deref() == Some(marker.as_str()))
+        {
             if !wanted.contains(&r.name.to_ascii_lowercase()) {
-                diffs.push(format!("DNS record {} ({}) is no longer wanted", r.name, r.id));
+                diffs.push(format!(
+                    "DNS record {} ({}) is no longer wanted",
+                    r.name, r.id
+                ));
             }
         }
         if !foreign.is_empty() {
@@ -525,9 +638,9 @@ impl<K: TunnelResource> ExternalClient<K> for TunnelClient {
         }
         let desired = desired_config(p);
         let mut check = self.check(&t.id);
-        let due = check
-            .as_ref()
-            .is_none_or(|c| c.config != config_hash(&desired) || c.at.elapsed() >= self.check_interval);
+        let due = check.as_ref().is_none_or(|c| {
+            c.config != config_hash(&desired) || c.at.elapsed() >= self.check_interval
+        });
         if due {
             let (c, same) = self.full_check(&t.id, &desired).await?;
             if !same {
@@ -546,7 +659,13 @@ impl<K: TunnelResource> ExternalClient<K> for TunnelClient {
             ready,
             replace: None,
             connection_details: Self::details(check.as_ref()),
-            at_provider: serde_json::to_value(Self::observation(t, Some(&zone), owned, check.as_ref())).ok(),
+            at_provider: serde_json::to_value(Self::observation(
+                t,
+                Some(&zone),
+                owned,
+                check.as_ref(),
+            ))
+            .ok(),
             diff: (!diffs.is_empty()).then(|| diffs.join("; ")),
         })
     }
@@ -585,7 +704,13 @@ impl<K: TunnelResource> ExternalClient<K> for TunnelClient {
         Ok(Creation {
             external_name: tunnel.id.clone(),
             connection_details: Self::details(Some(&check)),
-            at_provider: serde_json::to_value(Self::observation(&tunnel, Some(&zone), dns.records, Some(&check))).ok(),
+            at_provider: serde_json::to_value(Self::observation(
+                &tunnel,
+                Some(&zone),
+                dns.records,
+                Some(&check),
+            ))
+            .ok(),
         })
     }
 
@@ -593,7 +718,9 @@ impl<K: TunnelResource> ExternalClient<K> for TunnelClient {
         let p = mr.params();
         validate(p)?;
         let desired = desired_config(p);
-        let fresh = self.check(external_name).is_some_and(|c| c.config == config_hash(&desired));
+        let fresh = self
+            .check(external_name)
+            .is_some_and(|c| c.config == config_hash(&desired));
         if !fresh {
             self.api.put_config(external_name, &desired).await?;
             let mut c = self.check(external_name).unwrap_or(Check {
@@ -608,7 +735,10 @@ impl<K: TunnelResource> ExternalClient<K> for TunnelClient {
         }
         let dns = self.ensure_dns(mr, external_name).await?;
         if !dns.foreign.is_empty() {
-            return Err(ExternalError::new(foreign_message(&dns.foreign, &owner_comment(mr))));
+            return Err(ExternalError::new(foreign_message(
+                &dns.foreign,
+                &owner_comment(mr),
+            )));
         }
         Ok(Updated {
             connection_details: Self::details(self.check(external_name).as_ref()),
@@ -625,29 +755,47 @@ impl<K: TunnelResource> ExternalClient<K> for TunnelClient {
         let marker = owner_comment(mr);
         // a zone the token cannot see holds no record of ours
         if let Some(zone) = self.find_zone(&mr.params().zone).await? {
-            let owned = self.api.list_records(&zone.id, &[("comment", marker.clone())]).await?;
-            for r in owned.iter().filter(|r| r.comment.as_deref() == Some(marker.as_str())) {
+            let owned = self
+                .api
+                .list_records(&zone.id, &[("comment", marker.clone())])
+                .await?;
+            for r in owned
+                .iter()
+                .filter(|r| r.comment.as_deref() == Some(marker.as_str()))
+            {
                 self.api.delete_record(&zone.id, &r.id).await?;
                 self.cache.forget_record(&self.api, &zone.id, &r.id).await;
             }
         }
         // a tunnel that reports deleted_at (or 404) is gone
         let live = match &id {
-            Some(id) => self.api.get_tunnel(id).await?.is_some_and(|t| t.deleted_at.is_none()),
+            Some(id) => self
+                .api
+                .get_tunnel(id)
+                .await?
+                .is_some_and(|t| t.deleted_at.is_none()),
             None => false,
         };
         if let Some(id) = id.filter(|_| live) {
             self.api.delete_connections(&id).await?;
             self.api.delete_tunnel(&id).await?;
             self.cache.forget_tunnel(&self.api, &id).await;
-            self.shared.checks.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+            self.shared
+                .checks
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&id);
         }
         Ok(())
     }
 
     /// An interrupted create is found by the tunnel's name; creating again
     /// adopts it (its token can be read again: nothing is lost).
-    async fn recover_incomplete_create(&self, mr: &K, _pending: jiff::Timestamp) -> Result<Option<Recovery>, ExternalError> {
+    async fn recover_incomplete_create(
+        &self,
+        mr: &K,
+        _pending: jiff::Timestamp,
+    ) -> Result<Option<Recovery>, ExternalError> {
         Ok(Some(match self.find_by_name(&tunnel_name(mr)).await? {
             Some(t) => Recovery::Adopted(vec![t.id]),
             None => Recovery::NothingCreated,
@@ -690,7 +838,10 @@ mod tests {
         assert_eq!(c.ingress.len(), 3);
         assert_eq!(c.ingress[2].hostname, None);
         assert_eq!(c.ingress[2].service, "http_status:404");
-        assert_eq!(hostnames(&params()).into_iter().collect::<Vec<_>>(), vec!["app.example.com"]);
+        assert_eq!(
+            hostnames(&params()).into_iter().collect::<Vec<_>>(),
+            vec!["app.example.com"]
+        );
         let v = serde_json::to_value(&c).unwrap();
         assert_eq!(v["ingress"][1]["originRequest"]["noTLSVerify"], true);
     }
@@ -698,7 +849,8 @@ mod tests {
     #[test]
     fn remote_defaults_do_not_count_as_drift() {
         let desired = desired_config(&params());
-        let mut remote: TunnelConfig = serde_json::from_value(serde_json::to_value(&desired).unwrap()).unwrap();
+        let mut remote: TunnelConfig =
+            serde_json::from_value(serde_json::to_value(&desired).unwrap()).unwrap();
         remote.ingress[0].path = Some(String::new());
         remote.origin_request = Some(OriginRequest::default());
         assert!(same_config(&desired, Some(&remote)));
@@ -712,7 +864,12 @@ mod tests {
         let mut p = params();
         assert!(validate(&p).is_ok());
         p.ingress[0].hostname = "app.example.org".into();
-        assert!(validate(&p).unwrap_err().message.contains("not in zone example.com"));
+        assert!(
+            validate(&p)
+                .unwrap_err()
+                .message
+                .contains("not in zone example.com")
+        );
         p.ingress[0].hostname = "badexample.com".into();
         assert!(validate(&p).is_err());
     }

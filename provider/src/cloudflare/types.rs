@@ -50,7 +50,11 @@ pub struct Connector {
 pub struct TunnelConfig {
     #[serde(default)]
     pub ingress: Vec<IngressRule>,
-    #[serde(rename = "originRequest", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "originRequest",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub origin_request: Option<OriginRequest>,
 }
 
@@ -62,7 +66,11 @@ pub struct IngressRule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
     pub service: String,
-    #[serde(rename = "originRequest", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "originRequest",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub origin_request: Option<OriginRequest>,
 }
 

@@ -47,10 +47,20 @@ pub fn reconcile_success() -> Condition {
     cond(TYPE_SYNCED, "True", REASON_RECONCILE_SUCCESS, None)
 }
 pub fn reconcile_error(message: impl Into<String>) -> Condition {
-    cond(TYPE_SYNCED, "False", REASON_RECONCILE_ERROR, Some(message.into()))
+    cond(
+        TYPE_SYNCED,
+        "False",
+        REASON_RECONCILE_ERROR,
+        Some(message.into()),
+    )
 }
 pub fn reconcile_paused() -> Condition {
-    cond(TYPE_SYNCED, "False", REASON_RECONCILE_PAUSED, Some(MSG_PAUSED.into()))
+    cond(
+        TYPE_SYNCED,
+        "False",
+        REASON_RECONCILE_PAUSED,
+        Some(MSG_PAUSED.into()),
+    )
 }
 pub fn replaced(reason: &str, message: String) -> Condition {
     cond(TYPE_REPLACED, "True", reason, Some(message))
@@ -69,7 +79,12 @@ pub fn same(a: &Condition, b: &Condition) -> bool {
 /// Sets `new` in `conditions`, stamped with `generation`. Keeps the old
 /// transition time when nothing but the time would change. Returns the
 /// condition it replaced when it changed something (a transition).
-pub fn set(conditions: &mut Vec<Condition>, mut new: Condition, generation: Option<i64>, now: &str) -> Option<Option<Condition>> {
+pub fn set(
+    conditions: &mut Vec<Condition>,
+    mut new: Condition,
+    generation: Option<i64>,
+    now: &str,
+) -> Option<Option<Condition>> {
     new.observed_generation = generation;
     match conditions.iter_mut().find(|c| c.type_ == new.type_) {
         Some(old) if same(old, &new) => None,
@@ -108,7 +123,9 @@ mod tests {
         assert_eq!(set(&mut cs, reconcile_success(), Some(1), "t1"), Some(None));
         assert_eq!(set(&mut cs, reconcile_success(), Some(1), "t2"), None);
         assert_eq!(cs[0].last_transition_time, "t1");
-        let prev = set(&mut cs, reconcile_error("boom"), Some(1), "t3").unwrap().unwrap();
+        let prev = set(&mut cs, reconcile_error("boom"), Some(1), "t3")
+            .unwrap()
+            .unwrap();
         assert_eq!(prev.reason, REASON_RECONCILE_SUCCESS);
         assert_eq!(cs[0].last_transition_time, "t3");
         // same status, new message: a change, but the transition time stays

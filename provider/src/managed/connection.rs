@@ -17,7 +17,9 @@ pub const SECRET_TYPE: &str = "connection.crossplane.io/v1alpha1";
 /// An error publishing: the message names the Secret, never a value.
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
-    #[error("cannot publish connection details to Secret {0}: it is controlled by another resource")]
+    #[error(
+        "cannot publish connection details to Secret {0}: it is controlled by another resource"
+    )]
     NotControlled(String),
     #[error("cannot publish connection details to Secret {0}: {1}")]
     Kube(String, kube::Error),
@@ -37,7 +39,10 @@ pub async fn publish(
     let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
     let what = format!("{namespace}/{name}");
     let err = |e| PublishError::Kube(what.clone(), e);
-    let mut data: BTreeMap<String, ByteString> = details.iter().map(|(k, v)| (k.clone(), ByteString(v.clone()))).collect();
+    let mut data: BTreeMap<String, ByteString> = details
+        .iter()
+        .map(|(k, v)| (k.clone(), ByteString(v.clone())))
+        .collect();
     match api.get_opt(name).await.map_err(err)? {
         None => {
             let secret = Secret {
@@ -51,7 +56,9 @@ pub async fn publish(
                 data: Some(data),
                 ..Default::default()
             };
-            api.create(&PostParams::default(), &secret).await.map_err(err)?;
+            api.create(&PostParams::default(), &secret)
+                .await
+                .map_err(err)?;
         }
         Some(mut existing) => {
             let controller = existing
@@ -63,7 +70,11 @@ pub async fn publish(
             match &controller {
                 Some(uid) if *uid != owner.uid => return Err(PublishError::NotControlled(what)),
                 Some(_) => {}
-                None => existing.metadata.owner_references.get_or_insert_with(Vec::new).push(owner.clone()),
+                None => existing
+                    .metadata
+                    .owner_references
+                    .get_or_insert_with(Vec::new)
+                    .push(owner.clone()),
             }
             let mut merged = existing.data.clone().unwrap_or_default();
             let before = merged.clone();
@@ -72,7 +83,9 @@ pub async fn publish(
                 return Ok(());
             }
             existing.data = Some(merged);
-            api.replace(name, &PostParams::default(), &existing).await.map_err(err)?;
+            api.replace(name, &PostParams::default(), &existing)
+                .await
+                .map_err(err)?;
         }
     }
     Ok(())
@@ -80,17 +93,29 @@ pub async fn publish(
 
 /// Deletes the Secret if this resource controls it (in a real cluster the
 /// garbage collector would too; a bare API server has none).
-pub async fn unpublish(client: &kube::Client, namespace: &str, name: &str, owner_uid: &str) -> Result<(), PublishError> {
+pub async fn unpublish(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+    owner_uid: &str,
+) -> Result<(), PublishError> {
     let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
     let what = format!("{namespace}/{name}");
-    let Some(existing) = api.get_opt(name).await.map_err(|e| PublishError::Kube(what.clone(), e))? else {
+    let Some(existing) = api
+        .get_opt(name)
+        .await
+        .map_err(|e| PublishError::Kube(what.clone(), e))?
+    else {
         return Ok(());
     };
     let ours = existing
         .metadata
         .owner_references
         .as_ref()
-        .is_some_and(|refs| refs.iter().any(|r| r.controller == Some(true) && r.uid == owner_uid));
+        .is_some_and(|refs| {
+            refs.iter()
+                .any(|r| r.controller == Some(true) && r.uid == owner_uid)
+        });
     if ours {
         match api.delete(name, &DeleteParams::default()).await {
             Ok(_) => {}

@@ -37,7 +37,12 @@ pub struct View {
 
 impl View {
     pub fn from_meta(meta: &kube::api::ObjectMeta, policies: Policies) -> Self {
-        let ann = |k: &str| meta.annotations.as_ref().and_then(|a| a.get(k)).filter(|v| !v.is_empty());
+        let ann = |k: &str| {
+            meta.annotations
+                .as_ref()
+                .and_then(|a| a.get(k))
+                .filter(|v| !v.is_empty())
+        };
         let time = |k: &str| ann(k).and_then(|v| v.parse::<Timestamp>().ok());
         Self {
             deleting: meta.deletion_timestamp.is_some(),
@@ -127,9 +132,14 @@ pub enum Post {
     Finalize,
     /// Delete (when `revoke`) the resource a replacement superseded, then
     /// forget it.
-    RemoveSuperseded { name: String, revoke: bool },
+    RemoveSuperseded {
+        name: String,
+        revoke: bool,
+    },
     /// Create it (again, when `replacing`).
-    Create { replacing: Option<Replacement> },
+    Create {
+        replacing: Option<Replacement>,
+    },
     /// Missing, and the policies do not allow Create.
     MissingNoCreate,
     UpToDate,
@@ -153,15 +163,25 @@ pub fn after_observe(v: &View, seen: &Seen, now: Timestamp, grace: Duration) -> 
     }
     if v.deleting {
         if let Some(name) = &v.superseded {
-            return Post::RemoveSuperseded { name: name.clone(), revoke: true };
+            return Post::RemoveSuperseded {
+                name: name.clone(),
+                revoke: true,
+            };
         }
         if v.other_finalizers {
             return Post::DelayDeletion;
         }
-        return if seen.exists { Post::Delete } else { Post::Finalize };
+        return if seen.exists {
+            Post::Delete
+        } else {
+            Post::Finalize
+        };
     }
     if let Some(name) = &v.superseded {
-        return Post::RemoveSuperseded { name: name.clone(), revoke: p.should_delete() };
+        return Post::RemoveSuperseded {
+            name: name.clone(),
+            revoke: p.should_delete(),
+        };
     }
     if !seen.exists {
         if !p.should_create() {
@@ -170,7 +190,9 @@ pub fn after_observe(v: &View, seen: &Seen, now: Timestamp, grace: Duration) -> 
         let replacing = match (&v.external_name, v.create_succeeded) {
             (Some(name), Some(_)) => Some(Replacement {
                 reason: "NotFound".into(),
-                message: format!("the external resource {name} no longer exists; created a new one"),
+                message: format!(
+                    "the external resource {name} no longer exists; created a new one"
+                ),
             }),
             _ => None,
         };
@@ -178,7 +200,9 @@ pub fn after_observe(v: &View, seen: &Seen, now: Timestamp, grace: Duration) -> 
     }
     if let Some(replacement) = &seen.replace {
         if p.should_create() {
-            return Post::Create { replacing: Some(replacement.clone()) };
+            return Post::Create {
+                replacing: Some(replacement.clone()),
+            };
         }
         return Post::UpToDate;
     }
@@ -220,7 +244,9 @@ pub fn parse_go_duration(text: &str) -> Option<Duration> {
         }
         let number: f64 = rest[..number_len].parse().ok()?;
         rest = &rest[number_len..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let unit = match &rest[..unit_len] {
             "ns" => 1e-9,
             "us" | "µs" => 1e-6,
@@ -260,7 +286,11 @@ mod tests {
     }
 
     fn seen(exists: bool, up_to_date: bool) -> Seen {
-        Seen { exists, up_to_date, replace: None }
+        Seen {
+            exists,
+            up_to_date,
+            replace: None,
+        }
     }
 
     const NOW: &str = "2026-01-01T12:00:00Z";
@@ -335,7 +365,10 @@ mod tests {
         let v = View::from_meta(&meta, Policies::new(&[All], None, true));
         assert!(!v.paused_annotation && !v.other_finalizers);
         assert_eq!(v.external_name.as_deref(), Some("k123"));
-        assert!(v.create_incomplete(), "an unparsable succeeded time does not count");
+        assert!(
+            v.create_incomplete(),
+            "an unparsable succeeded time does not count"
+        );
     }
 
     #[test]
@@ -343,11 +376,23 @@ mod tests {
         let mut v = view();
         v.policies = Policies::new(&[Observe], None, true);
         let now = t(NOW);
-        assert_eq!(after_observe(&v, &seen(false, false), now, GRACE), Post::ObserveOnlyMissing);
-        assert_eq!(after_observe(&v, &seen(true, false), now, GRACE), Post::UpdateNotAllowed);
-        assert_eq!(after_observe(&v, &seen(true, true), now, GRACE), Post::UpToDate);
+        assert_eq!(
+            after_observe(&v, &seen(false, false), now, GRACE),
+            Post::ObserveOnlyMissing
+        );
+        assert_eq!(
+            after_observe(&v, &seen(true, false), now, GRACE),
+            Post::UpdateNotAllowed
+        );
+        assert_eq!(
+            after_observe(&v, &seen(true, true), now, GRACE),
+            Post::UpToDate
+        );
         let mut s = seen(true, true);
-        s.replace = Some(Replacement { reason: "ExpiresSoon".into(), message: "m".into() });
+        s.replace = Some(Replacement {
+            reason: "ExpiresSoon".into(),
+            message: "m".into(),
+        });
         assert_eq!(after_observe(&v, &s, now, GRACE), Post::UpToDate);
     }
 
@@ -355,7 +400,10 @@ mod tests {
     fn create_when_missing_and_recreate_after_404() {
         let now = t(NOW);
         let mut v = view();
-        assert_eq!(after_observe(&v, &seen(false, false), now, GRACE), Post::Create { replacing: None });
+        assert_eq!(
+            after_observe(&v, &seen(false, false), now, GRACE),
+            Post::Create { replacing: None }
+        );
         v.external_name = Some("k1".into());
         v.create_succeeded = Some(t("2026-01-01T11:59:50Z"));
         assert_eq!(
@@ -371,7 +419,10 @@ mod tests {
             other => panic!("{other:?}"),
         }
         v.policies = Policies::new(&[Observe, Update], None, true);
-        assert_eq!(after_observe(&v, &seen(false, false), now, GRACE), Post::MissingNoCreate);
+        assert_eq!(
+            after_observe(&v, &seen(false, false), now, GRACE),
+            Post::MissingNoCreate
+        );
     }
 
     #[test]
@@ -380,20 +431,32 @@ mod tests {
         let mut v = view();
         v.external_name = Some("old".into());
         let mut s = seen(true, true);
-        s.replace = Some(Replacement { reason: "ExpiresSoon".into(), message: "m".into() });
-        assert!(matches!(after_observe(&v, &s, now, GRACE), Post::Create { replacing: Some(_) }));
+        s.replace = Some(Replacement {
+            reason: "ExpiresSoon".into(),
+            message: "m".into(),
+        });
+        assert!(matches!(
+            after_observe(&v, &s, now, GRACE),
+            Post::Create { replacing: Some(_) }
+        ));
         // after the new key is recorded: revoke the old one first
         v.external_name = Some("new".into());
         v.superseded = Some("old".into());
         assert_eq!(
             after_observe(&v, &seen(true, true), now, GRACE),
-            Post::RemoveSuperseded { name: "old".into(), revoke: true }
+            Post::RemoveSuperseded {
+                name: "old".into(),
+                revoke: true
+            }
         );
         // without Delete in the policies the old one is only forgotten
         v.policies = Policies::new(&[Observe, Create, Update], None, true);
         assert_eq!(
             after_observe(&v, &seen(true, true), now, GRACE),
-            Post::RemoveSuperseded { name: "old".into(), revoke: false }
+            Post::RemoveSuperseded {
+                name: "old".into(),
+                revoke: false
+            }
         );
     }
 
@@ -402,31 +465,55 @@ mod tests {
         let now = t(NOW);
         let mut v = view();
         v.deleting = true;
-        assert_eq!(after_observe(&v, &seen(true, true), now, GRACE), Post::Delete);
-        assert_eq!(after_observe(&v, &seen(false, false), now, GRACE), Post::Finalize);
+        assert_eq!(
+            after_observe(&v, &seen(true, true), now, GRACE),
+            Post::Delete
+        );
+        assert_eq!(
+            after_observe(&v, &seen(false, false), now, GRACE),
+            Post::Finalize
+        );
         v.other_finalizers = true;
-        assert_eq!(after_observe(&v, &seen(true, true), now, GRACE), Post::DelayDeletion);
+        assert_eq!(
+            after_observe(&v, &seen(true, true), now, GRACE),
+            Post::DelayDeletion
+        );
         v.superseded = Some("old".into());
         assert_eq!(
             after_observe(&v, &seen(true, true), now, GRACE),
-            Post::RemoveSuperseded { name: "old".into(), revoke: true }
+            Post::RemoveSuperseded {
+                name: "old".into(),
+                revoke: true
+            }
         );
         // no creation grace while deleting
         let mut v = view();
         v.deleting = true;
         v.create_succeeded = Some(t("2026-01-01T11:59:59Z"));
-        assert_eq!(after_observe(&v, &seen(false, false), now, GRACE), Post::Finalize);
+        assert_eq!(
+            after_observe(&v, &seen(false, false), now, GRACE),
+            Post::Finalize
+        );
     }
 
     #[test]
     fn update_only_when_allowed() {
         let now = t(NOW);
         let v = view();
-        assert_eq!(after_observe(&v, &seen(true, false), now, GRACE), Post::Update);
-        assert_eq!(after_observe(&v, &seen(true, true), now, GRACE), Post::UpToDate);
+        assert_eq!(
+            after_observe(&v, &seen(true, false), now, GRACE),
+            Post::Update
+        );
+        assert_eq!(
+            after_observe(&v, &seen(true, true), now, GRACE),
+            Post::UpToDate
+        );
         let mut v = view();
         v.policies = Policies::new(&[Observe, Create, Delete], None, true);
-        assert_eq!(after_observe(&v, &seen(true, false), now, GRACE), Post::UpdateNotAllowed);
+        assert_eq!(
+            after_observe(&v, &seen(true, false), now, GRACE),
+            Post::UpdateNotAllowed
+        );
     }
 
     #[test]

@@ -21,9 +21,16 @@ impl Publisher {
         Self { client, controller }
     }
 
-    pub async fn publish(&self, ev: &Event, regarding: &ObjectReference) -> Result<(), kube::Error> {
+    pub async fn publish(
+        &self,
+        ev: &Event,
+        regarding: &ObjectReference,
+    ) -> Result<(), kube::Error> {
         let now = jiff::Timestamp::now();
-        let namespace = regarding.namespace.clone().unwrap_or_else(|| "default".into());
+        let namespace = regarding
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".into());
         let event = KubeEvent {
             action: Some(ev.action.clone()),
             reason: Some(ev.reason.clone()),
@@ -48,7 +55,9 @@ impl Publisher {
             },
             ..Default::default()
         };
-        Api::<KubeEvent>::namespaced(self.client.clone(), &namespace).create(&PostParams::default(), &event).await?;
+        Api::<KubeEvent>::namespaced(self.client.clone(), &namespace)
+            .create(&PostParams::default(), &event)
+            .await?;
         Ok(())
     }
 }

@@ -29,10 +29,24 @@ pub type ConnectionDetails = BTreeMap<String, Vec<u8>>;
 
 /// Where a kind keeps Crossplane's managed-resource fields.
 pub trait Managed:
-    kube::Resource<DynamicType = ()> + Clone + Debug + Serialize + DeserializeOwned + Send + Sync + 'static
+    kube::Resource<DynamicType = ()>
+    + Clone
+    + Debug
+    + Serialize
+    + DeserializeOwned
+    + Send
+    + Sync
+    + 'static
 {
     /// The ProviderConfigUsage kind for this flavour.
-    type Usage: kube::Resource<DynamicType = ()> + Clone + Debug + Serialize + DeserializeOwned + Send + Sync + 'static;
+    type Usage: kube::Resource<DynamicType = ()>
+        + Clone
+        + Debug
+        + Serialize
+        + DeserializeOwned
+        + Send
+        + Sync
+        + 'static;
 
     fn management_policies(&self) -> &[ManagementAction];
     /// `Some` on legacy cluster-scoped kinds only.
@@ -121,10 +135,22 @@ impl ExternalError {
 /// credentials. Every call must be idempotent; Delete of something already
 /// gone succeeds.
 pub trait ExternalClient<K>: Send + Sync {
-    fn observe(&self, mr: &K, external_name: Option<&str>) -> impl Future<Output = Result<Observation, ExternalError>> + Send;
+    fn observe(
+        &self,
+        mr: &K,
+        external_name: Option<&str>,
+    ) -> impl Future<Output = Result<Observation, ExternalError>> + Send;
     fn create(&self, mr: &K) -> impl Future<Output = Result<Creation, ExternalError>> + Send;
-    fn update(&self, mr: &K, external_name: &str) -> impl Future<Output = Result<Updated, ExternalError>> + Send;
-    fn delete(&self, mr: &K, external_name: &str) -> impl Future<Output = Result<(), ExternalError>> + Send;
+    fn update(
+        &self,
+        mr: &K,
+        external_name: &str,
+    ) -> impl Future<Output = Result<Updated, ExternalError>> + Send;
+    fn delete(
+        &self,
+        mr: &K,
+        external_name: &str,
+    ) -> impl Future<Output = Result<(), ExternalError>> + Send;
 
     /// A create started at `pending` was never recorded (the process died
     /// between the API call and the annotation write). A kind that can find
@@ -157,7 +183,11 @@ pub enum Recovery {
 /// client.
 pub trait Connector<K>: Send + Sync + 'static {
     type Client: ExternalClient<K>;
-    fn connect(&self, kube: &kube::Client, mr: &K) -> impl Future<Output = Result<Self::Client, ExternalError>> + Send;
+    fn connect(
+        &self,
+        kube: &kube::Client,
+        mr: &K,
+    ) -> impl Future<Output = Result<Self::Client, ExternalError>> + Send;
 }
 
 /// Implements [`Managed`] for a namespaced (Crossplane v2) kind whose spec

@@ -41,7 +41,11 @@ fn supported() -> Vec<BTreeSet<ManagementAction>> {
 }
 
 impl Policies {
-    pub fn new(list: &[ManagementAction], deletion_policy: Option<DeletionPolicy>, enabled: bool) -> Self {
+    pub fn new(
+        list: &[ManagementAction],
+        deletion_policy: Option<DeletionPolicy>,
+        enabled: bool,
+    ) -> Self {
         Self {
             set: list.iter().copied().collect(),
             deletion_policy,
@@ -153,7 +157,9 @@ mod tests {
     fn feature_off_allows_only_default_and_empty() {
         assert!(Policies::new(&[All], None, false).validate().is_ok());
         assert!(Policies::new(&[], None, false).validate().is_ok());
-        let err = Policies::new(&[Observe], None, false).validate().unwrap_err();
+        let err = Policies::new(&[Observe], None, false)
+            .validate()
+            .unwrap_err();
         assert!(err.contains("not enabled"), "{err}");
         assert!(!Policies::new(&[], None, false).is_paused());
     }

@@ -44,7 +44,8 @@ impl GlobalLimiter {
             return Ok(());
         }
         let now = Instant::now();
-        b.tokens = (b.tokens + now.duration_since(b.last).as_secs_f64() * self.rate).min(self.burst) - 1.0;
+        b.tokens =
+            (b.tokens + now.duration_since(b.last).as_secs_f64() * self.rate).min(self.burst) - 1.0;
         b.last = now;
         if b.tokens >= 0.0 {
             return Ok(());
@@ -55,7 +56,11 @@ impl GlobalLimiter {
 
     /// Drops what is kept about a deleted object.
     pub fn forget(&self, key: &str) {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).limited.remove(key);
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .limited
+            .remove(key);
     }
 }
 
@@ -90,8 +95,14 @@ mod tests {
         // the next ones wait in line, one second apart
         let first = limiter.admit("a").unwrap_err();
         let second = limiter.admit("b").unwrap_err();
-        assert!(first > Duration::from_millis(900) && first <= Duration::from_secs(1), "{first:?}");
-        assert!(second > Duration::from_millis(1900) && second <= Duration::from_secs(2), "{second:?}");
+        assert!(
+            first > Duration::from_millis(900) && first <= Duration::from_secs(1),
+            "{first:?}"
+        );
+        assert!(
+            second > Duration::from_millis(1900) && second <= Duration::from_secs(2),
+            "{second:?}"
+        );
         // coming back, a limited object passes on its reserved token
         assert!(limiter.admit("a").is_ok());
         assert!(limiter.admit("c").unwrap_err() > second);

@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
-use kube::ResourceExt;
 use serde_json::{Value, json};
 
 use super::conditions::{self as cond, TYPE_READY};
@@ -134,7 +134,12 @@ impl<K: Managed> Work<K> {
         let current = self.mr.conditions();
         let mut conditions = current.clone();
         for c in &self.set_conditions {
-            cond::set(&mut conditions, c.clone(), self.mr.meta().generation, &self.now);
+            cond::set(
+                &mut conditions,
+                c.clone(),
+                self.mr.meta().generation,
+                &self.now,
+            );
         }
         let current_ap = self.mr.at_provider();
         let at_provider = self.at_provider.clone().or_else(|| current_ap.clone());
@@ -175,10 +180,21 @@ pub fn controller_name<K: Managed>() -> String {
 }
 
 impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
-    pub fn new(client: kube::Client, connector: C, opts: Options, metrics: Arc<Metrics>, limiter: Arc<GlobalLimiter>) -> Self {
+    pub fn new(
+        client: kube::Client,
+        connector: C,
+        opts: Options,
+        metrics: Arc<Metrics>,
+        limiter: Arc<GlobalLimiter>,
+    ) -> Self {
         let recorder = super::events::Publisher::new(client.clone(), controller_name::<K>());
         Self {
-            gvk: format!("{}/{}, Kind={}", K::group(&()), K::version(&()), K::kind(&())),
+            gvk: format!(
+                "{}/{}, Kind={}",
+                K::group(&()),
+                K::version(&()),
+                K::kind(&())
+            ),
             client,
             connector,
             opts,
@@ -205,7 +221,9 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
             *armed = None;
             return true;
         }
-        if std::env::var("PROVIDER_HYBRID_SPOKE_FAIL_POINT").is_ok_and(|v| v == "after-create") && point == FailPoint::AfterCreate {
+        if std::env::var("PROVIDER_HYBRID_SPOKE_FAIL_POINT").is_ok_and(|v| v == "after-create")
+            && point == FailPoint::AfterCreate
+        {
             tracing::error!("fail point after-create: aborting the process");
             std::process::abort();
         }
@@ -233,7 +251,11 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
         if let Err(wait) = self.limiter.admit(&uid) {
             return Action::requeue(wait);
         }
-        let name = format!("{}/{}", mr.meta().namespace.clone().unwrap_or_default(), mr.name_any());
+        let name = format!(
+            "{}/{}",
+            mr.meta().namespace.clone().unwrap_or_default(),
+            mr.name_any()
+        );
         self.first_reconcile(&mr, &uid);
         let mut work = Work {
             conditions: mr.conditions(),
@@ -266,7 +288,10 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
         if work.write_status
             && let Some((conditions, at_provider)) = work.status_update()
         {
-            match self.write_status(&work.mr, &conditions, at_provider.as_ref()).await {
+            match self
+                .write_status(&work.mr, &conditions, at_provider.as_ref())
+                .await
+            {
                 Ok(()) => {}
                 // `work.mr` is a stale cache copy (this reconcile wrote
                 // nothing that returned a newer one): look again soon, from a
@@ -313,33 +338,55 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
         let uid = mr.meta().uid.clone().unwrap_or_default();
         let pc = mr.provider_config_ref();
         let fresh = |m: &HashMap<String, ((String, String), Instant)>| {
-            m.get(&uid).is_some_and(|(p, at)| *p == pc && at.elapsed() < USAGE_REFRESH)
+            m.get(&uid)
+                .is_some_and(|(p, at)| *p == pc && at.elapsed() < USAGE_REFRESH)
         };
         if fresh(&self.usages.lock().unwrap_or_else(|e| e.into_inner())) {
             return Ok(());
         }
         usage::track(&self.client, mr).await?;
-        self.usages.lock().unwrap_or_else(|e| e.into_inner()).insert(uid, (pc, Instant::now()));
+        self.usages
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(uid, (pc, Instant::now()));
         Ok(())
     }
 
     /// Drops everything kept in memory about a resource that is gone.
     fn forget(&self, mr: &K) {
         let uid = mr.meta().uid.clone().unwrap_or_default();
-        self.reconciled_once.lock().unwrap_or_else(|e| e.into_inner()).remove(&uid);
-        self.ready_once.lock().unwrap_or_else(|e| e.into_inner()).remove(&uid);
-        self.usages.lock().unwrap_or_else(|e| e.into_inner()).remove(&uid);
+        self.reconciled_once
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&uid);
+        self.ready_once
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&uid);
+        self.usages
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&uid);
         self.failures.forget(&uid);
         self.limiter.forget(&uid);
     }
 
     fn first_reconcile(&self, mr: &K, uid: &str) {
-        let mut seen = self.reconciled_once.lock().unwrap_or_else(|e| e.into_inner());
+        let mut seen = self
+            .reconciled_once
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         if seen.insert(uid.to_string())
             && let Some(created) = &mr.meta().creation_timestamp
         {
-            let age = Timestamp::now().duration_since(created.0).as_secs_f64().max(0.0);
-            self.metrics.first_time_to_reconcile.get_or_create(&Metrics::gvk(&self.gvk)).observe(age);
+            let age = Timestamp::now()
+                .duration_since(created.0)
+                .as_secs_f64()
+                .max(0.0);
+            self.metrics
+                .first_time_to_reconcile
+                .get_or_create(&Metrics::gvk(&self.gvk))
+                .observe(age);
         }
     }
 
@@ -350,17 +397,31 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
             && seen.insert(uid.to_string())
             && let Some(created) = &mr.meta().creation_timestamp
         {
-            let age = Timestamp::now().duration_since(created.0).as_secs_f64().max(0.0);
-            self.metrics.first_time_to_readiness.get_or_create(&Metrics::gvk(&self.gvk)).observe(age);
+            let age = Timestamp::now()
+                .duration_since(created.0)
+                .as_secs_f64()
+                .max(0.0);
+            self.metrics
+                .first_time_to_readiness
+                .get_or_create(&Metrics::gvk(&self.gvk))
+                .observe(age);
         }
     }
 
     /// Merge-patches the status, conditioned on the resourceVersion of
     /// `mr` (crossplane-runtime's `Status().Update`): the patch replaces the
     /// whole conditions list, so it must not land on a newer object.
-    async fn write_status(&self, mr: &K, conditions: &[Condition], at_provider: Option<&Value>) -> Result<(), kube::Error> {
+    async fn write_status(
+        &self,
+        mr: &K,
+        conditions: &[Condition],
+        at_provider: Option<&Value>,
+    ) -> Result<(), kube::Error> {
         let mut status = serde_json::Map::new();
-        status.insert("conditions".into(), serde_json::to_value(conditions).unwrap_or(Value::Null));
+        status.insert(
+            "conditions".into(),
+            serde_json::to_value(conditions).unwrap_or(Value::Null),
+        );
         if let Some(g) = mr.meta().generation {
             status.insert("observedGeneration".into(), json!(g));
         }
@@ -369,7 +430,11 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
         }
         let patch = json!({ "metadata": { "resourceVersion": mr.meta().resource_version }, "status": status });
         self.api(mr)
-            .patch_status(&mr.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+            .patch_status(
+                &mr.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
             .await?;
         Ok(())
     }
@@ -393,7 +458,13 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
             return Err(stop);
         }
         if work.set(cond::reconcile_error(stop.message.clone())) {
-            self.event(&work.mr, EventType::Warning, reason, Some(stop.message.clone())).await;
+            self.event(
+                &work.mr,
+                EventType::Warning,
+                reason,
+                Some(stop.message.clone()),
+            )
+            .await;
         }
         Err(stop)
     }
@@ -416,29 +487,48 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
         if work.mr.finalizers().iter().any(|f| f == decide::FINALIZER) {
             return Ok(());
         }
-        self.update_meta(work, |mr| mr.finalizers_mut().push(decide::FINALIZER.into())).await
+        self.update_meta(work, |mr| {
+            mr.finalizers_mut().push(decide::FINALIZER.into())
+        })
+        .await
     }
 
     async fn remove_finalizer(&self, work: &mut Work<K>) -> Result<(), Stop> {
         if !work.mr.finalizers().iter().any(|f| f == decide::FINALIZER) {
             return Ok(());
         }
-        self.update_meta(work, |mr| mr.finalizers_mut().retain(|f| f != decide::FINALIZER)).await
+        self.update_meta(work, |mr| {
+            mr.finalizers_mut().retain(|f| f != decide::FINALIZER)
+        })
+        .await
     }
 
     /// crossplane-runtime's `RetryingCriticalAnnotationUpdater`: merge-patches
     /// annotations (a `None` value removes one), retrying transient errors.
-    async fn critical_annotations(&self, work: &mut Work<K>, set: &[(&str, Option<String>)]) -> Result<(), Stop> {
+    async fn critical_annotations(
+        &self,
+        work: &mut Work<K>,
+        set: &[(&str, Option<String>)],
+    ) -> Result<(), Stop> {
         let annotations: serde_json::Map<String, Value> = set
             .iter()
-            .map(|(k, v)| (k.to_string(), v.clone().map(Value::String).unwrap_or(Value::Null)))
+            .map(|(k, v)| {
+                (
+                    k.to_string(),
+                    v.clone().map(Value::String).unwrap_or(Value::Null),
+                )
+            })
             .collect();
         let patch = json!({ "metadata": { "annotations": annotations } });
         let mut last = None;
         for attempt in 0..5u32 {
             match self
                 .api(&work.mr)
-                .patch(&work.mr.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+                .patch(
+                    &work.mr.name_any(),
+                    &PatchParams::default(),
+                    &Patch::Merge(&patch),
+                )
                 .await
             {
                 Ok(updated) => {
@@ -459,7 +549,11 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
         })
     }
 
-    async fn publish(&self, work: &Work<K>, details: &super::ConnectionDetails) -> Result<(), Stop> {
+    async fn publish(
+        &self,
+        work: &Work<K>,
+        details: &super::ConnectionDetails,
+    ) -> Result<(), Stop> {
         let Some((ns, name)) = work.mr.connection_secret() else {
             return Ok(());
         };
@@ -479,20 +573,31 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
     }
 
     async fn unpublish(&self, work: &Work<K>) -> Result<(), Stop> {
-        let (Some((ns, name)), Some(uid)) = (work.mr.connection_secret(), work.mr.meta().uid.clone()) else {
+        let (Some((ns, name)), Some(uid)) =
+            (work.mr.connection_secret(), work.mr.meta().uid.clone())
+        else {
             return Ok(());
         };
-        connection::unpublish(&self.client, &ns, &name, &uid).await.map_err(|e| Stop {
-            message: e.to_string(),
-            retry_after: None,
-            conflict: false,
-        })
+        connection::unpublish(&self.client, &ns, &name, &uid)
+            .await
+            .map_err(|e| Stop {
+                message: e.to_string(),
+                retry_after: None,
+                conflict: false,
+            })
     }
 
-    async fn timed<T>(&self, what: &str, f: impl std::future::Future<Output = Result<T, ExternalError>>) -> Result<T, ExternalError> {
+    async fn timed<T>(
+        &self,
+        what: &str,
+        f: impl std::future::Future<Output = Result<T, ExternalError>>,
+    ) -> Result<T, ExternalError> {
         match tokio::time::timeout(self.opts.timeout, f).await {
             Ok(r) => r,
-            Err(_) => Err(ExternalError::new(format!("{what} timed out after {:?}", self.opts.timeout))),
+            Err(_) => Err(ExternalError::new(format!(
+                "{what} timed out after {:?}",
+                self.opts.timeout
+            ))),
         }
     }
 
@@ -506,13 +611,25 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
         match decide::before_observe(&view) {
             Pre::Paused => {
                 if work.set(cond::reconcile_paused()) {
-                    self.event(&work.mr, EventType::Normal, "ReconciliationPaused", Some(cond::MSG_PAUSED.into())).await;
+                    self.event(
+                        &work.mr,
+                        EventType::Normal,
+                        "ReconciliationPaused",
+                        Some(cond::MSG_PAUSED.into()),
+                    )
+                    .await;
                 }
                 return Ok(Next::Wait);
             }
             Pre::InvalidPolicy(message) => {
                 if work.set(cond::reconcile_error(message.clone())) {
-                    self.event(&work.mr, EventType::Warning, "CannotUseInvalidManagementPolicy", Some(message)).await;
+                    self.event(
+                        &work.mr,
+                        EventType::Warning,
+                        "CannotUseInvalidManagementPolicy",
+                        Some(message),
+                    )
+                    .await;
                 }
                 return Ok(Next::Wait);
             }
@@ -558,11 +675,19 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
             }
         };
         let external_name = view.external_name.clone();
-        let observation = match self.timed("observe", external.observe(&work.mr, external_name.as_deref())).await {
+        let observation = match self
+            .timed(
+                "observe",
+                external.observe(&work.mr, external_name.as_deref()),
+            )
+            .await
+        {
             Ok(o) => o,
             Err(e) => {
                 let stop = Stop::from_external("observe failed", e);
-                return self.error(work, "CannotObserveExternalResource", stop).await;
+                return self
+                    .error(work, "CannotObserveExternalResource", stop)
+                    .await;
             }
         };
         if let Some(ap) = &observation.at_provider {
@@ -573,7 +698,11 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
             up_to_date: observation.up_to_date,
             replace: observation.replace.clone(),
         };
-        if seen.exists && seen.replace.is_none() && view.superseded.is_none() && work.mr.annotations().contains_key(ANN_CONNECTION_PENDING) {
+        if seen.exists
+            && seen.replace.is_none()
+            && view.superseded.is_none()
+            && work.mr.annotations().contains_key(ANN_CONNECTION_PENDING)
+        {
             seen.replace = Some(decide::Replacement {
                 reason: "ConnectionDetailsLost".into(),
                 message: format!(
@@ -603,7 +732,13 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
                     conflict: false,
                 };
                 if work.set(cond::reconcile_error(stop.message.clone())) {
-                    self.event(&work.mr, EventType::Warning, "CannotObserveExternalResource", Some(stop.message)).await;
+                    self.event(
+                        &work.mr,
+                        EventType::Warning,
+                        "CannotObserveExternalResource",
+                        Some(stop.message),
+                    )
+                    .await;
                 }
                 Ok(Next::Poll)
             }
@@ -621,7 +756,13 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
                 }
                 work.set(cond::deleting());
                 work.set(cond::reconcile_success());
-                self.event(&work.mr, EventType::Normal, "DeletedExternalResource", Some(format!("deleted {name}"))).await;
+                self.event(
+                    &work.mr,
+                    EventType::Normal,
+                    "DeletedExternalResource",
+                    Some(format!("deleted {name}")),
+                )
+                .await;
                 Ok(Next::After(Duration::from_millis(200)))
             }
             Post::Finalize => {
@@ -636,18 +777,32 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
                 Ok(Next::Wait)
             }
             Post::RemoveSuperseded { name, revoke } => {
-                if revoke && let Err(e) = self.timed("delete", external.delete(&work.mr, &name)).await {
-                    let stop = Stop::from_external(&format!("cannot delete the superseded external resource {name}"), e);
+                if revoke
+                    && let Err(e) = self.timed("delete", external.delete(&work.mr, &name)).await
+                {
+                    let stop = Stop::from_external(
+                        &format!("cannot delete the superseded external resource {name}"),
+                        e,
+                    );
                     return self.error(work, "CannotDeleteExternalResource", stop).await;
                 }
-                self.critical_annotations(work, &[(decide::ANN_SUPERSEDED, None)]).await?;
+                self.critical_annotations(work, &[(decide::ANN_SUPERSEDED, None)])
+                    .await?;
                 if revoke {
-                    self.event(&work.mr, EventType::Normal, "DeletedExternalResource", Some(format!("deleted the superseded {name}")))
-                        .await;
+                    self.event(
+                        &work.mr,
+                        EventType::Normal,
+                        "DeletedExternalResource",
+                        Some(format!("deleted the superseded {name}")),
+                    )
+                    .await;
                 }
                 Ok(Next::After(Duration::from_millis(200)))
             }
-            Post::Create { replacing } => self.create(work, &external, external_name, replacing, &observation).await,
+            Post::Create { replacing } => {
+                self.create(work, &external, external_name, replacing, &observation)
+                    .await
+            }
             Post::MissingNoCreate => {
                 self.publish(work, &observation.connection_details).await?;
                 work.set(cond::unavailable(Some(
@@ -658,7 +813,9 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
             }
             Post::UpToDate | Post::UpdateNotAllowed => {
                 if let Err(stop) = self.publish(work, &observation.connection_details).await {
-                    return self.error(work, "CannotPublishConnectionDetails", stop).await;
+                    return self
+                        .error(work, "CannotPublishConnectionDetails", stop)
+                        .await;
                 }
                 self.ensure_finalizer(work).await?;
                 apply_readiness(work);
@@ -667,7 +824,9 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
             }
             Post::Update => {
                 if let Err(stop) = self.publish(work, &observation.connection_details).await {
-                    return self.error(work, "CannotPublishConnectionDetails", stop).await;
+                    return self
+                        .error(work, "CannotPublishConnectionDetails", stop)
+                        .await;
                 }
                 self.ensure_finalizer(work).await?;
                 let name = external_name.clone().unwrap_or_default();
@@ -678,9 +837,14 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
                         return self.error(work, "CannotUpdateExternalResource", stop).await;
                     }
                 };
-                self.metrics.drift.get_or_create(&Metrics::gvk(&self.gvk)).observe(0.0);
+                self.metrics
+                    .drift
+                    .get_or_create(&Metrics::gvk(&self.gvk))
+                    .observe(0.0);
                 if let Err(stop) = self.publish(work, &updated.connection_details).await {
-                    return self.error(work, "CannotPublishConnectionDetails", stop).await;
+                    return self
+                        .error(work, "CannotPublishConnectionDetails", stop)
+                        .await;
                 }
                 apply_readiness(work);
                 self.success(work).await;
@@ -688,7 +852,10 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
                     &work.mr,
                     EventType::Normal,
                     "UpdatedExternalResource",
-                    Some(format!("corrected drift of {name}: {}", observation.diff.clone().unwrap_or_default())),
+                    Some(format!(
+                        "corrected drift of {name}: {}",
+                        observation.diff.clone().unwrap_or_default()
+                    )),
                 )
                 .await;
                 Ok(Next::Poll)
@@ -701,7 +868,13 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
         let pending = view.create_pending?;
         self.track_usage(&work.mr).await.ok()?;
         let external = self.connector.connect(&self.client, &work.mr).await.ok()?;
-        let recovery = match self.timed("recover", external.recover_incomplete_create(&work.mr, pending)).await {
+        let recovery = match self
+            .timed(
+                "recover",
+                external.recover_incomplete_create(&work.mr, pending),
+            )
+            .await
+        {
             Ok(Some(r)) => r,
             Ok(None) => return None,
             Err(e) => {
@@ -710,18 +883,32 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
             }
         };
         let message = match &recovery {
-            super::Recovery::NothingCreated => "the interrupted create made nothing; creating again".to_string(),
+            super::Recovery::NothingCreated => {
+                "the interrupted create made nothing; creating again".to_string()
+            }
             super::Recovery::Discarded(ids) => format!(
                 "the interrupted create made {} whose secret was lost; deleted it, creating again",
                 ids.join(", ")
             ),
-            super::Recovery::Adopted(ids) => format!("the interrupted create made {}; creating again adopts it", ids.join(", ")),
+            super::Recovery::Adopted(ids) => format!(
+                "the interrupted create made {}; creating again adopts it",
+                ids.join(", ")
+            ),
         };
         let failed = Timestamp::now().to_string();
-        if let Err(stop) = self.critical_annotations(work, &[(decide::ANN_CREATE_FAILED, Some(failed))]).await {
+        if let Err(stop) = self
+            .critical_annotations(work, &[(decide::ANN_CREATE_FAILED, Some(failed))])
+            .await
+        {
             return Some(Err(stop));
         }
-        self.event(&work.mr, EventType::Warning, "RecoveredIncompleteCreate", Some(message)).await;
+        self.event(
+            &work.mr,
+            EventType::Warning,
+            "RecoveredIncompleteCreate",
+            Some(message),
+        )
+        .await;
         Some(Ok(Next::After(Duration::from_millis(200))))
     }
 
@@ -732,7 +919,10 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
     fn record_deletion(&self, mr: &K) {
         if let Some(t) = &mr.meta().deletion_timestamp {
             let secs = Timestamp::now().duration_since(t.0).as_secs_f64().max(0.0);
-            self.metrics.deletion.get_or_create(&Metrics::gvk(&self.gvk)).observe(secs);
+            self.metrics
+                .deletion
+                .get_or_create(&Metrics::gvk(&self.gvk))
+                .observe(secs);
         }
     }
 
@@ -745,7 +935,9 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
         observation: &super::Observation,
     ) -> Result<Next, Stop> {
         if let Err(stop) = self.publish(work, &observation.connection_details).await {
-            return self.error(work, "CannotPublishConnectionDetails", stop).await;
+            return self
+                .error(work, "CannotPublishConnectionDetails", stop)
+                .await;
         }
         // Record the intent with a conflict-checked update: it fails unless
         // this reconcile acts on the latest version of the resource.
@@ -754,7 +946,8 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
             if !mr.finalizers().iter().any(|f| f == decide::FINALIZER) {
                 mr.finalizers_mut().push(decide::FINALIZER.into());
             }
-            mr.annotations_mut().insert(decide::ANN_CREATE_PENDING.into(), pending.clone());
+            mr.annotations_mut()
+                .insert(decide::ANN_CREATE_PENDING.into(), pending.clone());
         })
         .await?;
 
@@ -771,7 +964,8 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
             Ok(c) => c,
             Err(e) => {
                 let failed = Timestamp::now().to_string();
-                self.critical_annotations(work, &[(decide::ANN_CREATE_FAILED, Some(failed))]).await?;
+                self.critical_annotations(work, &[(decide::ANN_CREATE_FAILED, Some(failed))])
+                    .await?;
                 work.set(cond::creating(None));
                 let stop = Stop::from_external("create failed", e);
                 return self.error(work, "CannotCreateExternalResource", stop).await;
@@ -779,14 +973,23 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
         };
         let succeeded = Timestamp::now().to_string();
         let superseded = match (&replacing, &previous) {
-            (Some(_), Some(old)) if *old != creation.external_name && observation.exists => Some(old.clone()),
+            (Some(_), Some(old)) if *old != creation.external_name && observation.exists => {
+                Some(old.clone())
+            }
             _ => None,
         };
-        let has_details = !creation.connection_details.is_empty() && work.mr.connection_secret().is_some();
+        let has_details =
+            !creation.connection_details.is_empty() && work.mr.connection_secret().is_some();
         let mut annotations: Vec<(&str, Option<String>)> = vec![
-            (decide::ANN_EXTERNAL_NAME, Some(creation.external_name.clone())),
+            (
+                decide::ANN_EXTERNAL_NAME,
+                Some(creation.external_name.clone()),
+            ),
             (decide::ANN_CREATE_SUCCEEDED, Some(succeeded)),
-            (ANN_CONNECTION_PENDING, has_details.then(|| "true".to_string())),
+            (
+                ANN_CONNECTION_PENDING,
+                has_details.then(|| "true".to_string()),
+            ),
         ];
         if let Some(old) = &superseded {
             annotations.push((decide::ANN_SUPERSEDED, Some(old.clone())));
@@ -796,10 +999,13 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
             work.at_provider = Some(ap.clone());
         }
         if let Err(stop) = self.publish(work, &creation.connection_details).await {
-            return self.error(work, "CannotPublishConnectionDetails", stop).await;
+            return self
+                .error(work, "CannotPublishConnectionDetails", stop)
+                .await;
         }
         if has_details {
-            self.critical_annotations(work, &[(ANN_CONNECTION_PENDING, None)]).await?;
+            self.critical_annotations(work, &[(ANN_CONNECTION_PENDING, None)])
+                .await?;
         }
         let message = replacing.as_ref().map(|r| r.message.clone());
         work.set(cond::creating(message));
@@ -813,11 +1019,20 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
         .await;
         if let Some(r) = replacing {
             let message = match &previous {
-                Some(old) => format!("{} ({old} -> {} at {})", r.message, creation.external_name, work.now),
+                Some(old) => format!(
+                    "{} ({old} -> {} at {})",
+                    r.message, creation.external_name, work.now
+                ),
                 None => r.message.clone(),
             };
             work.set(cond::replaced(&r.reason, message.clone()));
-            self.event(&work.mr, EventType::Normal, "ReplacedExternalResource", Some(message)).await;
+            self.event(
+                &work.mr,
+                EventType::Normal,
+                "ReplacedExternalResource",
+                Some(message),
+            )
+            .await;
         }
         Ok(Next::After(Duration::from_millis(200)))
     }
@@ -857,12 +1072,22 @@ mod tests {
             management_policies: Vec::new(),
         };
         let mut k = namespaced::TailnetKey::new("k", spec);
-        k.status = Some(TailnetKeyStatus { conditions, ..Default::default() });
+        k.status = Some(TailnetKeyStatus {
+            conditions,
+            ..Default::default()
+        });
         k
     }
 
     fn work(mr: namespaced::TailnetKey) -> Work<namespaced::TailnetKey> {
-        Work { conditions: mr.conditions(), set_conditions: Vec::new(), at_provider: None, write_status: true, now: "t2".into(), mr }
+        Work {
+            conditions: mr.conditions(),
+            set_conditions: Vec::new(),
+            at_provider: None,
+            write_status: true,
+            now: "t2".into(),
+            mr,
+        }
     }
 
     #[test]
@@ -878,11 +1103,23 @@ mod tests {
         // had given a Replaced condition
         let mut newest = ready.clone();
         cond::set(&mut newest, cond::creating(None), None, "t1");
-        cond::set(&mut newest, cond::replaced("Expired", "key 1 expired".into()), None, "t1");
+        cond::set(
+            &mut newest,
+            cond::replaced("Expired", "key 1 expired".into()),
+            None,
+            "t1",
+        );
         w.mr = key(newest);
         w.set(cond::available());
         let (conditions, _) = w.status_update().expect("Ready changed");
-        assert_eq!(cond::get(&conditions, cond::TYPE_REPLACED).map(|c| c.reason.as_str()), Some("Expired"));
-        assert_eq!(cond::get(&conditions, TYPE_READY).map(|c| (c.reason.as_str(), c.last_transition_time.as_str())), Some(("Available", "t2")));
+        assert_eq!(
+            cond::get(&conditions, cond::TYPE_REPLACED).map(|c| c.reason.as_str()),
+            Some("Expired")
+        );
+        assert_eq!(
+            cond::get(&conditions, TYPE_READY)
+                .map(|c| (c.reason.as_str(), c.last_transition_time.as_str())),
+            Some(("Available", "t2"))
+        );
     }
 }

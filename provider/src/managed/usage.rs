@@ -31,7 +31,11 @@ pub async fn track<K: Managed>(client: &kube::Client, mr: &K) -> Result<(), kube
         meta.remove("creationTimestamp");
     }
     api(client, mr)
-        .patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(value))
+        .patch(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(value),
+        )
         .await?;
     Ok(())
 }
@@ -50,7 +54,11 @@ pub async fn untrack<K: Managed>(client: &kube::Client, mr: &K) -> Result<(), ku
 
 /// The metadata of a usage of `mr`: named by its UID, labelled with the
 /// ProviderConfig, controlled by `mr`.
-pub fn usage_meta<K: Resource<DynamicType = ()>>(mr: &K, kind: &str, name: &str) -> Option<ObjectMeta> {
+pub fn usage_meta<K: Resource<DynamicType = ()>>(
+    mr: &K,
+    kind: &str,
+    name: &str,
+) -> Option<ObjectMeta> {
     let uid = mr.meta().uid.clone()?;
     let mut owner = mr.controller_owner_ref(&())?;
     owner.block_owner_deletion = Some(true);
@@ -78,4 +86,3 @@ pub fn resource_ref<K: Resource<DynamicType = ()>>(mr: &K) -> TypedReference {
         uid: mr.meta().uid.clone(),
     }
 }
-

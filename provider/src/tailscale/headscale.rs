@@ -22,7 +22,10 @@ pub struct Client {
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HeadscaleV1").field("base", &self.base).field("user", &self.user).finish_non_exhaustive()
+        f.debug_struct("HeadscaleV1")
+            .field("base", &self.base)
+            .field("user", &self.user)
+            .finish_non_exhaustive()
     }
 }
 
@@ -55,7 +58,10 @@ fn id_string(v: &Value) -> String {
 
 impl PreAuthKey {
     fn info(&self) -> KeyInfo {
-        let expires = self.expiration.as_deref().and_then(|s| s.parse::<Timestamp>().ok());
+        let expires = self
+            .expiration
+            .as_deref()
+            .and_then(|s| s.parse::<Timestamp>().ok());
         let expired = expires.is_some_and(|e| e <= Timestamp::now());
         KeyInfo {
             id: id_string(&self.id),
@@ -83,7 +89,12 @@ impl Client {
         }
     }
 
-    pub(crate) async fn call(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> Result<String, ExternalError> {
+    pub(crate) async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<String, ExternalError> {
         let mut request = self
             .http
             .request(method.clone(), format!("{}{path}", self.base))
@@ -92,12 +103,24 @@ impl Client {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request.send().await.map_err(|e| transport_error(method.as_str(), path, &e))?;
+        let response = request
+            .send()
+            .await
+            .map_err(|e| transport_error(method.as_str(), path, &e))?;
         let status = response.status();
         let retry = retry_after(response.headers());
-        let text = response.text().await.map_err(|e| transport_error(method.as_str(), path, &e))?;
+        let text = response
+            .text()
+            .await
+            .map_err(|e| transport_error(method.as_str(), path, &e))?;
         if !status.is_success() {
-            return Err(http_error(method.as_str(), path, status, &error_message(&text), retry));
+            return Err(http_error(
+                method.as_str(),
+                path,
+                status,
+                &error_message(&text),
+                retry,
+            ));
         }
         Ok(text)
     }
@@ -111,7 +134,9 @@ impl Client {
         let path = "/api/v1/preauthkey";
         let expiration = Timestamp::now()
             .checked_add(SignedDuration::from_secs(req.expiry_seconds.max(1)))
-            .map_err(|e| ExternalError::new(format!("expirySeconds {}: {e}", req.expiry_seconds)))?;
+            .map_err(|e| {
+                ExternalError::new(format!("expirySeconds {}: {e}", req.expiry_seconds))
+            })?;
         let mut body = json!({
             "reusable": req.reusable,
             "ephemeral": req.ephemeral,
@@ -127,10 +152,12 @@ impl Client {
         struct Created {
             pre_auth_key: PreAuthKey,
         }
-        let created: Created =
-            serde_json::from_str(&text).map_err(|e| ExternalError::new(format!("POST {path}: unexpected response: {e}")))?;
+        let created: Created = serde_json::from_str(&text)
+            .map_err(|e| ExternalError::new(format!("POST {path}: unexpected response: {e}")))?;
         let Some(secret) = created.pre_auth_key.key.clone().filter(|k| !k.is_empty()) else {
-            return Err(ExternalError::new(format!("POST {path}: the response has no key")));
+            return Err(ExternalError::new(format!(
+                "POST {path}: the response has no key"
+            )));
         };
         Ok(NewKey {
             info: created.pre_auth_key.info(),
@@ -147,8 +174,8 @@ impl Client {
             #[serde(default)]
             pre_auth_keys: Vec<PreAuthKey>,
         }
-        let listed: Listed =
-            serde_json::from_str(&text).map_err(|e| ExternalError::new(format!("GET {path}: unexpected response: {e}")))?;
+        let listed: Listed = serde_json::from_str(&text)
+            .map_err(|e| ExternalError::new(format!("GET {path}: unexpected response: {e}")))?;
         Ok(listed.pre_auth_keys)
     }
 
@@ -157,7 +184,12 @@ impl Client {
     }
 
     pub async fn get_key(&self, id: &str) -> Result<Option<KeyInfo>, ExternalError> {
-        Ok(self.list().await?.into_iter().find(|k| id_string(&k.id) == id).map(|k| k.info()))
+        Ok(self
+            .list()
+            .await?
+            .into_iter()
+            .find(|k| id_string(&k.id) == id)
+            .map(|k| k.info()))
     }
 
     /// Expires (revokes) the key, then removes it.
@@ -171,8 +203,12 @@ impl Client {
             Err(e) => Err(e),
         };
         ignore_gone(
-            self.call(reqwest::Method::POST, "/api/v1/preauthkey/expire", Some(&json!({ "id": id })))
-                .await,
+            self.call(
+                reqwest::Method::POST,
+                "/api/v1/preauthkey/expire",
+                Some(&json!({ "id": id })),
+            )
+            .await,
         )?;
         let path = format!("/api/v1/preauthkey?id={}", super::v2::segment(id));
         match self.call(reqwest::Method::DELETE, &path, None).await {

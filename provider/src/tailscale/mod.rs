@@ -52,7 +52,10 @@ pub struct NewKey {
 
 impl std::fmt::Debug for NewKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NewKey").field("info", &self.info).field("secret", &"<redacted>").finish()
+        f.debug_struct("NewKey")
+            .field("info", &self.info)
+            .field("secret", &"<redacted>")
+            .finish()
     }
 }
 
@@ -107,7 +110,11 @@ impl TailnetApi {
     }
 
     /// Updates an OAuth client's description, scopes and tags in place.
-    pub async fn update_client(&self, id: &str, req: &KeyRequest) -> Result<KeyInfo, ExternalError> {
+    pub async fn update_client(
+        &self,
+        id: &str,
+        req: &KeyRequest,
+    ) -> Result<KeyInfo, ExternalError> {
         match self {
             Self::V2(c) => c.update_client(id, req).await,
             Self::HeadscaleV1(_) => Err(ExternalError::new(
@@ -119,13 +126,29 @@ impl TailnetApi {
 
 /// `Retry-After` in seconds (or an HTTP date, taken as 1 s).
 pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim().to_string();
-    Some(value.parse::<u64>().map(Duration::from_secs).unwrap_or(Duration::from_secs(1)))
+    let value = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .to_string();
+    Some(
+        value
+            .parse::<u64>()
+            .map(Duration::from_secs)
+            .unwrap_or(Duration::from_secs(1)),
+    )
 }
 
 /// An error for an HTTP failure: method, path, status and the API's own
 /// message, never a credential.
-pub(crate) fn http_error(method: &str, path: &str, status: reqwest::StatusCode, message: &str, retry: Option<Duration>) -> ExternalError {
+pub(crate) fn http_error(
+    method: &str,
+    path: &str,
+    status: reqwest::StatusCode,
+    message: &str,
+    retry: Option<Duration>,
+) -> ExternalError {
     let message = message.trim();
     let message = if message.is_empty() {
         status.canonical_reason().unwrap_or("").to_string()

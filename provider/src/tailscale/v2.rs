@@ -35,7 +35,9 @@ impl std::fmt::Debug for Auth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::ApiKey(_) => f.write_str("ApiKey(<redacted>)"),
-            Self::OAuth { client_id, scopes, .. } => f
+            Self::OAuth {
+                client_id, scopes, ..
+            } => f
                 .debug_struct("OAuth")
                 .field("client_id", client_id)
                 .field("scopes", scopes)
@@ -114,7 +116,9 @@ struct KeyJson {
 }
 
 fn time(s: &Option<String>) -> Option<Timestamp> {
-    s.as_deref().filter(|s| !s.is_empty() && !s.starts_with("0001-")).and_then(|s| s.parse().ok())
+    s.as_deref()
+        .filter(|s| !s.is_empty() && !s.starts_with("0001-"))
+        .and_then(|s| s.parse().ok())
 }
 
 impl KeyJson {
@@ -153,7 +157,13 @@ struct TokenJson {
 impl Client {
     /// `base` is the server (`https://api.tailscale.com`), `tailnet` the path
     /// segment (`-`).
-    pub fn new(http: reqwest::Client, base: &str, tailnet: &str, auth: Auth, headscale: bool) -> Self {
+    pub fn new(
+        http: reqwest::Client,
+        base: &str,
+        tailnet: &str,
+        auth: Auth,
+        headscale: bool,
+    ) -> Self {
         Self {
             http,
             base: base.trim_end_matches('/').to_string(),
@@ -181,7 +191,13 @@ impl Client {
                 cache,
             } => (client_id, client_secret, scopes, cache),
         };
-        let cache_key = format!("{}|{}|{}|{}", self.base, client_id, scopes.join(" "), fingerprint(client_secret));
+        let cache_key = format!(
+            "{}|{}|{}|{}",
+            self.base,
+            client_id,
+            scopes.join(" "),
+            fingerprint(client_secret)
+        );
         {
             let cached = cache.lock().unwrap_or_else(|e| e.into_inner());
             if let Some((token, until)) = cached.get(&cache_key)
@@ -191,7 +207,10 @@ impl Client {
             }
         }
         let path = "/api/v2/oauth/token";
-        let mut form = vec![("client_id", client_id.clone()), ("client_secret", client_secret.clone())];
+        let mut form = vec![
+            ("client_id", client_id.clone()),
+            ("client_secret", client_secret.clone()),
+        ];
         if !scopes.is_empty() {
             form.push(("scope", scopes.join(" ")));
         }
@@ -204,25 +223,38 @@ impl Client {
             .map_err(|e| transport_error("POST", path, &e))?;
         let status = response.status();
         let retry = retry_after(response.headers());
-        let body = response.text().await.map_err(|e| transport_error("POST", path, &e))?;
+        let body = response
+            .text()
+            .await
+            .map_err(|e| transport_error("POST", path, &e))?;
         if !status.is_success() {
-            return Err(http_error("POST", path, status, &error_message(&body), retry));
+            return Err(http_error(
+                "POST",
+                path,
+                status,
+                &error_message(&body),
+                retry,
+            ));
         }
         let token: TokenJson = serde_json::from_str(&body)
             .map_err(|e| ExternalError::new(format!("POST {path}: unexpected response: {e}")))?;
         // Renew five minutes before the hour is up.
-        let lifetime = Duration::from_secs(token.expires_in.unwrap_or(3600)).saturating_sub(Duration::from_secs(300));
+        let lifetime = Duration::from_secs(token.expires_in.unwrap_or(3600))
+            .saturating_sub(Duration::from_secs(300));
         let lifetime = lifetime.max(Duration::from_secs(30));
-        cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(cache_key, (token.access_token.clone(), Instant::now() + lifetime));
+        cache.lock().unwrap_or_else(|e| e.into_inner()).insert(
+            cache_key,
+            (token.access_token.clone(), Instant::now() + lifetime),
+        );
         Ok(token.access_token)
     }
 
     /// Forgets a cached token the server refused.
     fn forget_token(&self) {
-        if let Auth::OAuth { cache, client_id, .. } = &self.auth {
+        if let Auth::OAuth {
+            cache, client_id, ..
+        } = &self.auth
+        {
             cache
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -230,7 +262,12 @@ impl Client {
         }
     }
 
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> Result<(reqwest::StatusCode, String), ExternalError> {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(reqwest::StatusCode, String), ExternalError> {
         let token = self.token().await?;
         let mut request = self
             .http
@@ -240,15 +277,27 @@ impl Client {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request.send().await.map_err(|e| transport_error(method.as_str(), path, &e))?;
+        let response = request
+            .send()
+            .await
+            .map_err(|e| transport_error(method.as_str(), path, &e))?;
         let status = response.status();
         let retry = retry_after(response.headers());
-        let text = response.text().await.map_err(|e| transport_error(method.as_str(), path, &e))?;
+        let text = response
+            .text()
+            .await
+            .map_err(|e| transport_error(method.as_str(), path, &e))?;
         if status == reqwest::StatusCode::UNAUTHORIZED {
             self.forget_token();
         }
         if !status.is_success() {
-            return Err(http_error(method.as_str(), path, status, &error_message(&text), retry));
+            return Err(http_error(
+                method.as_str(),
+                path,
+                status,
+                &error_message(&text),
+                retry,
+            ));
         }
         Ok((status, text))
     }
@@ -263,17 +312,28 @@ impl Client {
         body: Option<(&str, String)>,
     ) -> Result<(reqwest::StatusCode, reqwest::header::HeaderMap, String), ExternalError> {
         let token = self.token().await?;
-        let mut request = self.http.request(method.clone(), format!("{}{path}", self.base)).bearer_auth(token);
+        let mut request = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base))
+            .bearer_auth(token);
         for (k, v) in headers {
             request = request.header(*k, *v);
         }
         if let Some((content_type, text)) = body {
-            request = request.header(reqwest::header::CONTENT_TYPE, content_type).body(text);
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, content_type)
+                .body(text);
         }
-        let response = request.send().await.map_err(|e| transport_error(method.as_str(), path, &e))?;
+        let response = request
+            .send()
+            .await
+            .map_err(|e| transport_error(method.as_str(), path, &e))?;
         let status = response.status();
         let headers = response.headers().clone();
-        let text = response.text().await.map_err(|e| transport_error(method.as_str(), path, &e))?;
+        let text = response
+            .text()
+            .await
+            .map_err(|e| transport_error(method.as_str(), path, &e))?;
         if status == reqwest::StatusCode::UNAUTHORIZED {
             self.forget_token();
         }
@@ -286,7 +346,8 @@ impl Client {
     }
 
     fn parse_key(path: &str, text: &str) -> Result<KeyJson, ExternalError> {
-        serde_json::from_str(text).map_err(|e| ExternalError::new(format!("{path}: unexpected response: {e}")))
+        serde_json::from_str(text)
+            .map_err(|e| ExternalError::new(format!("{path}: unexpected response: {e}")))
     }
 
     pub fn request_body(req: &KeyRequest) -> Value {
@@ -322,12 +383,19 @@ impl Client {
 
     pub async fn create_key(&self, req: &KeyRequest) -> Result<NewKey, ExternalError> {
         let path = self.keys_path();
-        let (_, text) = self.call(reqwest::Method::POST, &path, Some(&Self::request_body(req))).await?;
+        let (_, text) = self
+            .call(reqwest::Method::POST, &path, Some(&Self::request_body(req)))
+            .await?;
         let key = Self::parse_key(&path, &text)?;
         let Some(secret) = key.key.clone().filter(|k| !k.is_empty()) else {
-            return Err(ExternalError::new(format!("POST {path}: the response has no key secret")));
+            return Err(ExternalError::new(format!(
+                "POST {path}: the response has no key secret"
+            )));
         };
-        Ok(NewKey { info: key.info(), secret })
+        Ok(NewKey {
+            info: key.info(),
+            secret,
+        })
     }
 
     pub async fn get_key(&self, id: &str) -> Result<Option<KeyInfo>, ExternalError> {
@@ -349,8 +417,8 @@ impl Client {
             #[serde(default)]
             keys: Vec<KeyJson>,
         }
-        let listed: Listed =
-            serde_json::from_str(&text).map_err(|e| ExternalError::new(format!("GET {path}: unexpected response: {e}")))?;
+        let listed: Listed = serde_json::from_str(&text)
+            .map_err(|e| ExternalError::new(format!("GET {path}: unexpected response: {e}")))?;
         let mut out = Vec::new();
         for k in listed.keys {
             if let Some(info) = self.get_key(&k.id).await? {
@@ -369,9 +437,15 @@ impl Client {
         }
     }
 
-    pub async fn update_client(&self, id: &str, req: &KeyRequest) -> Result<KeyInfo, ExternalError> {
+    pub async fn update_client(
+        &self,
+        id: &str,
+        req: &KeyRequest,
+    ) -> Result<KeyInfo, ExternalError> {
         let path = format!("{}/{}", self.keys_path(), segment(id));
-        let (_, text) = self.call(reqwest::Method::PUT, &path, Some(&Self::request_body(req))).await?;
+        let (_, text) = self
+            .call(reqwest::Method::PUT, &path, Some(&Self::request_body(req)))
+            .await?;
         Ok(Self::parse_key(&path, &text)?.info())
     }
 
@@ -392,7 +466,11 @@ impl Client {
 pub(crate) fn error_message(body: &str) -> String {
     if let Ok(v) = serde_json::from_str::<Value>(body) {
         for key in ["message", "detail", "error_description", "error", "title"] {
-            if let Some(m) = v.get(key).and_then(|m| m.as_str()).filter(|m| !m.is_empty()) {
+            if let Some(m) = v
+                .get(key)
+                .and_then(|m| m.as_str())
+                .filter(|m| !m.is_empty())
+            {
                 return m.to_string();
             }
         }
@@ -421,7 +499,10 @@ mod tests {
             ..Default::default()
         };
         let b = Client::request_body(&auth);
-        assert_eq!(b["capabilities"]["devices"]["create"]["reusable"], json!(true));
+        assert_eq!(
+            b["capabilities"]["devices"]["create"]["reusable"],
+            json!(true)
+        );
         assert_eq!(b["expirySeconds"], json!(3600));
         assert!(b.get("keyType").is_none() && b.get("description").is_none());
         let client = KeyRequest {
@@ -437,7 +518,10 @@ mod tests {
 
     #[test]
     fn messages_and_segments() {
-        assert_eq!(error_message(r#"{"message":"requested tags [tag:x] are invalid or not permitted"}"#), "requested tags [tag:x] are invalid or not permitted");
+        assert_eq!(
+            error_message(r#"{"message":"requested tags [tag:x] are invalid or not permitted"}"#),
+            "requested tags [tag:x] are invalid or not permitted"
+        );
         assert_eq!(error_message(r#"{"code":3,"message":"bad"}"#), "bad");
         assert_eq!(error_message("plain"), "plain");
         assert_eq!(segment("alice@example.com"), "alice%40example.com");

@@ -43,7 +43,9 @@ pub async fn headscale_provider_config(
     use k8s_openapi::ByteString;
     use k8s_openapi::api::core::v1::Secret;
     use provider_hybrid_spoke::apis::SecretKeySelector;
-    use provider_hybrid_spoke::apis::tailnet::{Backend, ProviderConfigSpec, ProviderCredentials, pc_namespaced};
+    use provider_hybrid_spoke::apis::tailnet::{
+        Backend, ProviderConfigSpec, ProviderCredentials, pc_namespaced,
+    };
 
     let secret = Secret {
         metadata: ObjectMeta {
@@ -51,7 +53,13 @@ pub async fn headscale_provider_config(
             namespace: Some(ns.into()),
             ..Default::default()
         },
-        data: Some([("token".to_string(), ByteString(hs.api_key().as_bytes().to_vec()))].into()),
+        data: Some(
+            [(
+                "token".to_string(),
+                ByteString(hs.api_key().as_bytes().to_vec()),
+            )]
+            .into(),
+        ),
         ..Default::default()
     };
     Api::<Secret>::namespaced(client.clone(), ns)
@@ -74,7 +82,10 @@ pub async fn headscale_provider_config(
         },
         acl_guardrails: None,
     };
-    let cpc = pc_namespaced::ClusterProviderConfig::new("default", pc_namespaced::ClusterProviderConfigSpec(spec));
+    let cpc = pc_namespaced::ClusterProviderConfig::new(
+        "default",
+        pc_namespaced::ClusterProviderConfigSpec(spec),
+    );
     Api::<pc_namespaced::ClusterProviderConfig>::all(client.clone())
         .create(&PostParams::default(), &cpc)
         .await

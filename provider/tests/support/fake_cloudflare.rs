@@ -36,7 +36,8 @@ use serde_json::{Value, json};
 use super::openapi::OpenApi;
 
 pub fn spec_path() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/vendor-specs/cloudflare-tunnels-dns.openapi.json")
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/vendor-specs/cloudflare-tunnels-dns.openapi.json")
 }
 
 /// Corrections of the vendored document, each a defect listed in
@@ -54,16 +55,21 @@ pub fn spec_path() -> std::path::PathBuf {
 /// against the group's `*_api-response-common-failure` schema.
 pub fn overlay(doc: &mut Value) {
     doc["components"]["schemas"]["tunnel_ingressRule"]["required"] = json!(["service"]);
-    let del = &mut doc["paths"]["/zones/{zone_id}/dns_records/{dns_record_id}"]["delete"]["responses"]["200"]["content"]
-        ["application/json"]["schema"];
+    let del = &mut doc["paths"]["/zones/{zone_id}/dns_records/{dns_record_id}"]["delete"]["responses"]
+        ["200"]["content"]["application/json"]["schema"];
     let own = del.clone();
-    *del = json!({ "allOf": [{"$ref": "#/components/schemas/dns-records_api-response-common"}, own] });
+    *del =
+        json!({ "allOf": [{"$ref": "#/components/schemas/dns-records_api-response-common"}, own] });
     let mut body = doc["components"]["schemas"]["dns-records_dns-record"].clone();
     if let Some(o) = body.as_object_mut() {
         o.remove("required");
     }
-    for (path, method) in [("/zones/{zone_id}/dns_records", "post"), ("/zones/{zone_id}/dns_records/{dns_record_id}", "patch")] {
-        doc["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"] = body.clone();
+    for (path, method) in [
+        ("/zones/{zone_id}/dns_records", "post"),
+        ("/zones/{zone_id}/dns_records/{dns_record_id}", "patch"),
+    ] {
+        doc["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"] =
+            body.clone();
     }
 }
 
@@ -170,7 +176,14 @@ impl State {
 
     fn uuid(&mut self) -> String {
         let h = self.id(32);
-        format!("{}-{}-4{}-8{}-{}", &h[0..8], &h[8..12], &h[13..16], &h[17..20], &h[20..32])
+        format!(
+            "{}-{}-4{}-8{}-{}",
+            &h[0..8],
+            &h[8..12],
+            &h[13..16],
+            &h[17..20],
+            &h[20..32]
+        )
     }
 }
 
@@ -196,7 +209,11 @@ fn error(status: u16, code: i64, message: &str) -> (u16, Value, Option<u64>) {
 }
 
 fn ok(result: Value) -> (u16, Value, Option<u64>) {
-    (200, json!({"success": true, "errors": [], "messages": [], "result": result}), None)
+    (
+        200,
+        json!({"success": true, "errors": [], "messages": [], "result": result}),
+        None,
+    )
 }
 
 fn page_of(items: Vec<Value>, page: usize, per_page: usize) -> (u16, Value, Option<u64>) {
@@ -275,12 +292,20 @@ impl FakeCloudflare {
         };
         for z in zones {
             let id = st.id(32);
-            st.zones.insert(id.clone(), FakeZone { id, name: z.to_string() });
+            st.zones.insert(
+                id.clone(),
+                FakeZone {
+                    id,
+                    name: z.to_string(),
+                },
+            );
         }
         let state = Arc::new(Mutex::new(st));
         let (tx, rx) = tokio::sync::watch::channel(0u64);
         let tx = Arc::new(tx);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the fake");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the fake");
         let addr: SocketAddr = listener.local_addr().expect("its address");
         let app_state = state.clone();
         let app = axum::Router::new().fallback(move |req: Request<Body>| {
@@ -334,11 +359,23 @@ impl FakeCloudflare {
     }
 
     pub fn zone_id(&self, name: &str) -> String {
-        self.with(|s| s.zones.values().find(|z| z.name == name).map(|z| z.id.clone()).expect("zone"))
+        self.with(|s| {
+            s.zones
+                .values()
+                .find(|z| z.name == name)
+                .map(|z| z.id.clone())
+                .expect("zone")
+        })
     }
 
     pub fn live_tunnels(&self) -> Vec<FakeTunnel> {
-        self.with(|s| s.tunnels.values().filter(|t| t.deleted_at.is_none()).cloned().collect())
+        self.with(|s| {
+            s.tunnels
+                .values()
+                .filter(|t| t.deleted_at.is_none())
+                .cloned()
+                .collect()
+        })
     }
 
     pub fn tunnel(&self, id: &str) -> Option<FakeTunnel> {
@@ -354,7 +391,14 @@ impl FakeCloudflare {
     }
 
     /// Someone else's record, made outside the provider.
-    pub fn add_record(&self, zone: &str, name: &str, record_type: &str, content: &str, comment: Option<&str>) -> String {
+    pub fn add_record(
+        &self,
+        zone: &str,
+        name: &str,
+        record_type: &str,
+        content: &str,
+        comment: Option<&str>,
+    ) -> String {
         let zone_id = self.zone_id(zone);
         self.with(|s| {
             let id = s.id(32);
@@ -424,7 +468,11 @@ impl FakeCloudflare {
 fn query_of(req: &Request<Body>) -> Vec<(String, String)> {
     req.uri()
         .query()
-        .map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -439,12 +487,19 @@ fn failure_schema<'a>(spec: &'a OpenApi, template: &str) -> &'a Value {
     }
 }
 
-async fn handle(req: Request<Body>, state: Arc<Mutex<State>>, spec: Arc<OpenApi>, tx: Arc<tokio::sync::watch::Sender<u64>>) -> Response<Body> {
+async fn handle(
+    req: Request<Body>,
+    state: Arc<Mutex<State>>,
+    spec: Arc<OpenApi>,
+    tx: Arc<tokio::sync::watch::Sender<u64>>,
+) -> Response<Body> {
     let method = req.method().as_str().to_string();
     let path = req.uri().path().to_string();
     let query = query_of(&req);
     let headers = req.headers().clone();
-    let bytes = axum::body::to_bytes(req.into_body(), 1 << 22).await.unwrap_or_default();
+    let bytes = axum::body::to_bytes(req.into_body(), 1 << 22)
+        .await
+        .unwrap_or_default();
     let rel = path.strip_prefix("/client/v4").unwrap_or("").to_string();
     let op = spec.operation(&method, &rel).map(|(t, op)| (t, op.clone()));
     // faults and the rate limit are decided before the operation runs
@@ -452,14 +507,20 @@ async fn handle(req: Request<Body>, state: Arc<Mutex<State>>, spec: Arc<OpenApi>
         let mut st = state.lock().unwrap();
         st.counters.requests += 1;
         if let Some((t, _)) = &op {
-            *st.counters.by_route.entry(format!("{method} {t}")).or_default() += 1;
+            *st.counters
+                .by_route
+                .entry(format!("{method} {t}"))
+                .or_default() += 1;
         }
         let token = bearer(&headers);
         let now = Instant::now();
         let window = st.window;
         let limit = st.limit;
         let arrivals = st.arrivals.entry(token).or_default();
-        while arrivals.front().is_some_and(|t| now.duration_since(*t) >= window) {
+        while arrivals
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= window)
+        {
             arrivals.pop_front();
         }
         arrivals.push_back(now);
@@ -471,12 +532,22 @@ async fn handle(req: Request<Body>, state: Arc<Mutex<State>>, spec: Arc<OpenApi>
         let mut hold = None;
         if seen > limit {
             st.counters.rate_limited += 1;
-            let wait = oldest.map(|o| (o + window).saturating_duration_since(now)).unwrap_or(window);
-            let (s, b, _) = error(429, 971, "Please wait and consider throttling your request speed");
+            let wait = oldest
+                .map(|o| (o + window).saturating_duration_since(now))
+                .unwrap_or(window);
+            let (s, b, _) = error(
+                429,
+                971,
+                "Please wait and consider throttling your request speed",
+            );
             pre = Some((s, b, Some(wait.as_secs().max(1))));
         } else if st.random() < f.too_many_requests {
             st.counters.injected_429 += 1;
-            let (s, b, _) = error(429, 971, "Please wait and consider throttling your request speed");
+            let (s, b, _) = error(
+                429,
+                971,
+                "Please wait and consider throttling your request speed",
+            );
             pre = Some((s, b, Some(f.retry_after)));
         } else if st.random() < f.server_errors {
             st.counters.injected_5xx += 1;
@@ -496,20 +567,36 @@ async fn handle(req: Request<Body>, state: Arc<Mutex<State>>, spec: Arc<OpenApi>
     let refused = pre.is_some();
     let (status, body, retry) = match pre {
         Some(r) => r,
-        None => respond(&method, &rel, &query, &headers, &bytes, &state, &spec, op.as_ref()),
+        None => respond(
+            &method,
+            &rel,
+            &query,
+            &headers,
+            &bytes,
+            &state,
+            &spec,
+            op.as_ref(),
+        ),
     };
     if let Some((delay, false)) = hold {
         tokio::time::sleep(delay).await;
     }
     {
         let mut st = state.lock().unwrap();
-        let template = op.as_ref().map(|(t, _)| t.clone()).unwrap_or_else(|| rel.clone());
+        let template = op
+            .as_ref()
+            .map(|(t, _)| t.clone())
+            .unwrap_or_else(|| rel.clone());
         let schema = match &op {
             Some((_, o)) if status == 200 => spec.response_schema(o, 200).cloned(),
             _ => Some(failure_schema(&spec, &template).clone()),
         };
         if let Some(schema) = schema {
-            for v in spec.validate(&schema, &body, &format!("response {method} {template} {status}")) {
+            for v in spec.validate(
+                &schema,
+                &body,
+                &format!("response {method} {template} {status}"),
+            ) {
                 st.violations.push(v);
             }
         }
@@ -541,18 +628,32 @@ fn bearer(headers: &HeaderMap) -> String {
 }
 
 fn param<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    query
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
-fn paging(query: &[(String, String)], default: usize, min: usize, max: usize) -> Result<(usize, usize), (u16, Value, Option<u64>)> {
+fn paging(
+    query: &[(String, String)],
+    default: usize,
+    min: usize,
+    max: usize,
+) -> Result<(usize, usize), (u16, Value, Option<u64>)> {
     let page = param(query, "page").map(|p| p.parse::<usize>()).transpose();
-    let per = param(query, "per_page").map(|p| p.parse::<usize>()).transpose();
+    let per = param(query, "per_page")
+        .map(|p| p.parse::<usize>())
+        .transpose();
     match (page, per) {
         (Ok(page), Ok(per)) => {
             let page = page.unwrap_or(1);
             let per = per.unwrap_or(default);
             if page < 1 || per < min || per > max {
-                return Err(error(400, 1001, &format!("per_page must be between {min} and {max}, page at least 1")));
+                return Err(error(
+                    400,
+                    1001,
+                    &format!("per_page must be between {min} and {max}, page at least 1"),
+                ));
             }
             Ok((page, per))
         }
@@ -581,11 +682,17 @@ fn respond(
     // query parameters the operation does not declare are violations
     let declared: Vec<String> = op["parameters"]
         .as_array()
-        .map(|ps| ps.iter().filter_map(|p| p.get("name").and_then(|n| n.as_str()).map(String::from)).collect())
+        .map(|ps| {
+            ps.iter()
+                .filter_map(|p| p.get("name").and_then(|n| n.as_str()).map(String::from))
+                .collect()
+        })
         .unwrap_or_default();
     for (k, _) in query {
         if !declared.contains(k) {
-            st.violations.push(format!("request {method} {template}: query parameter {k:?} is not in the document"));
+            st.violations.push(format!(
+                "request {method} {template}: query parameter {k:?} is not in the document"
+            ));
         }
     }
     let body: Value = if bytes.is_empty() {
@@ -598,10 +705,13 @@ fn respond(
     };
     let body_required = op["requestBody"]["required"].as_bool() == Some(true);
     if body_required && body.is_null() {
-        st.violations.push(format!("request {method} {template}: the required body is missing"));
+        st.violations.push(format!(
+            "request {method} {template}: the required body is missing"
+        ));
     }
     if let Some(schema) = spec.request_schema(op) {
-        let problems = spec.validate_request(schema, &body, &format!("request {method} {template}"));
+        let problems =
+            spec.validate_request(schema, &body, &format!("request {method} {template}"));
         if !problems.is_empty() {
             st.violations.extend(problems.clone());
             return error(400, 1001, &problems.join("; "));
@@ -640,7 +750,11 @@ fn respond(
             if name.is_empty() {
                 return error(400, 1001, "name is required");
             }
-            if st.tunnels.values().any(|t| t.name == name && t.deleted_at.is_none()) {
+            if st
+                .tunnels
+                .values()
+                .any(|t| t.name == name && t.deleted_at.is_none())
+            {
                 return (
                     409,
                     json!({"success": false, "errors": [{"code": 1013, "message": "You already have a tunnel with this name. Delete the existing tunnel, or choose a different name for your new tunnel"}], "messages": [], "result": null}),
@@ -673,7 +787,11 @@ fn respond(
             Some(t) if t.deleted_at.is_none() => {
                 if !t.connectors.is_empty() {
                     // UNVERIFIED: the HTTP status of 1022
-                    return error(400, 1022, "Cannot delete tunnel because it has active connections");
+                    return error(
+                        400,
+                        1022,
+                        "Cannot delete tunnel because it has active connections",
+                    );
                 }
                 t.deleted_at = Some(now);
                 t.config = None;
@@ -699,9 +817,16 @@ fn respond(
             let Some(t) = st.tunnels.get_mut(*id).filter(|t| t.deleted_at.is_none()) else {
                 return error(404, 1002, "tunnel not found");
             };
-            let rules = body["config"]["ingress"].as_array().cloned().unwrap_or_default();
+            let rules = body["config"]["ingress"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
             let Some(last) = rules.last() else {
-                return error(400, 1055, "Bad Configuration: At least one ingress rule needs to be defined for the tunnel.");
+                return error(
+                    400,
+                    1055,
+                    "Bad Configuration: At least one ingress rule needs to be defined for the tunnel.",
+                );
             };
             if !last["hostname"].is_null() || !last["path"].as_str().unwrap_or("").is_empty() {
                 // UNVERIFIED: the code; the message is cloudflared's
@@ -734,23 +859,30 @@ fn respond(
             }
             _ => error(404, 1002, "tunnel not found"),
         },
-        ("DELETE", ["accounts", _, "cfd_tunnel", id, "connections"]) => match st.tunnels.get_mut(*id) {
-            Some(t) if t.deleted_at.is_none() => {
-                match param(query, "client_id") {
-                    Some(c) => t.connectors.retain(|(id, _)| id != c),
-                    None => t.connectors.clear(),
+        ("DELETE", ["accounts", _, "cfd_tunnel", id, "connections"]) => {
+            match st.tunnels.get_mut(*id) {
+                Some(t) if t.deleted_at.is_none() => {
+                    match param(query, "client_id") {
+                        Some(c) => t.connectors.retain(|(id, _)| id != c),
+                        None => t.connectors.clear(),
+                    }
+                    ok(json!({}))
                 }
-                ok(json!({}))
+                _ => error(404, 1002, "tunnel not found"),
             }
-            _ => error(404, 1002, "tunnel not found"),
-        },
+        }
         ("GET", ["zones"]) => {
             let (page, per) = match paging(query, 20, 5, 50) {
                 Ok(p) => p,
                 Err(e) => return e,
             };
             let name = param(query, "name");
-            let items: Vec<Value> = st.zones.values().filter(|z| name.is_none_or(|n| z.name == n)).map(zone_json).collect();
+            let items: Vec<Value> = st
+                .zones
+                .values()
+                .filter(|z| name.is_none_or(|n| z.name == n))
+                .map(zone_json)
+                .collect();
             page_of(items, page, per)
         }
         ("GET", ["zones", zone, "dns_records"]) => {
@@ -767,8 +899,17 @@ fn respond(
                 .records
                 .values()
                 .filter(|r| r.zone_id == *zone)
-                .filter(|r| name.as_ref().is_none_or(|n| r.name.to_ascii_lowercase() == *n))
-                .filter(|r| comment.as_ref().is_none_or(|c| r.comment.as_ref().is_some_and(|rc| rc.to_ascii_lowercase() == *c)))
+                .filter(|r| {
+                    name.as_ref()
+                        .is_none_or(|n| r.name.to_ascii_lowercase() == *n)
+                })
+                .filter(|r| {
+                    comment.as_ref().is_none_or(|c| {
+                        r.comment
+                            .as_ref()
+                            .is_some_and(|rc| rc.to_ascii_lowercase() == *c)
+                    })
+                })
                 .map(record_json)
                 .collect();
             page_of(items, page, per)
@@ -780,14 +921,32 @@ fn respond(
             let name = body["name"].as_str().unwrap_or("").to_ascii_lowercase();
             let rtype = body["type"].as_str().unwrap_or("").to_string();
             let content = body["content"].as_str().unwrap_or("").to_string();
-            let clash = st.records.values().filter(|r| r.zone_id == *zone && r.name.eq_ignore_ascii_case(&name)).cloned().collect::<Vec<_>>();
-            if clash.iter().any(|r| r.record_type == rtype && r.content == content) {
+            let clash = st
+                .records
+                .values()
+                .filter(|r| r.zone_id == *zone && r.name.eq_ignore_ascii_case(&name))
+                .cloned()
+                .collect::<Vec<_>>();
+            if clash
+                .iter()
+                .any(|r| r.record_type == rtype && r.content == content)
+            {
                 return error(400, 81058, "An identical record already exists.");
             }
-            if rtype == "CNAME" && clash.iter().any(|r| matches!(r.record_type.as_str(), "A" | "AAAA" | "CNAME")) {
-                return error(400, 81053, "An A, AAAA, or CNAME record with that host already exists.");
+            if rtype == "CNAME"
+                && clash
+                    .iter()
+                    .any(|r| matches!(r.record_type.as_str(), "A" | "AAAA" | "CNAME"))
+            {
+                return error(
+                    400,
+                    81053,
+                    "An A, AAAA, or CNAME record with that host already exists.",
+                );
             }
-            if matches!(rtype.as_str(), "A" | "AAAA") && clash.iter().any(|r| r.record_type == "CNAME") {
+            if matches!(rtype.as_str(), "A" | "AAAA")
+                && clash.iter().any(|r| r.record_type == "CNAME")
+            {
                 return error(400, 81054, "A CNAME record with that host already exists.");
             }
             let id = st.id(32);
@@ -850,7 +1009,11 @@ pub fn base64(bytes: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {

@@ -63,7 +63,10 @@ impl FakePolicy {
 
 pub fn is_policy_path(path: &str) -> bool {
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
-    matches!(parts.as_slice(), ["api", "v2", "tailnet", _, "acl"] | ["api", "v2", "tailnet", _, "acl", "validate"])
+    matches!(
+        parts.as_slice(),
+        ["api", "v2", "tailnet", _, "acl"] | ["api", "v2", "tailnet", _, "acl", "validate"]
+    )
 }
 
 /// Why Tailscale would refuse this policy (None: it is fine).
@@ -75,7 +78,11 @@ pub fn problems(text: &str) -> Option<String> {
     if !policy.is_object() {
         return Some("policy must be a JSON object".into());
     }
-    let defined = |section: &str, name: &str| policy[section].as_object().is_some_and(|m| m.contains_key(name));
+    let defined = |section: &str, name: &str| {
+        policy[section]
+            .as_object()
+            .is_some_and(|m| m.contains_key(name))
+    };
     let mut refs: Vec<(String, String)> = Vec::new();
     for section in ["acls", "grants", "ssh"] {
         for (i, rule) in policy[section].as_array().into_iter().flatten().enumerate() {
@@ -88,9 +95,17 @@ pub fn problems(text: &str) -> Option<String> {
             }
         }
     }
-    for (section, owners) in [("tagOwners", &policy["tagOwners"]), ("autoApprovers.routes", &policy["autoApprovers"]["routes"])] {
+    for (section, owners) in [
+        ("tagOwners", &policy["tagOwners"]),
+        ("autoApprovers.routes", &policy["autoApprovers"]["routes"]),
+    ] {
         for (k, list) in owners.as_object().into_iter().flatten() {
-            for s in list.as_array().into_iter().flatten().filter_map(|s| s.as_str()) {
+            for s in list
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|s| s.as_str())
+            {
                 refs.push((format!("{section}[{k:?}]"), s.to_string()));
             }
         }
@@ -109,15 +124,29 @@ pub fn problems(text: &str) -> Option<String> {
 }
 
 fn standardized(text: &str) -> Value {
-    hujson::parse(text).map(|n| n.to_value()).unwrap_or(Value::Null)
+    hujson::parse(text)
+        .map(|n| n.to_value())
+        .unwrap_or(Value::Null)
 }
 
-pub async fn handle(req: Request<Body>, state: Arc<Mutex<State>>, spec: Arc<OpenApi>) -> Response<Body> {
+pub async fn handle(
+    req: Request<Body>,
+    state: Arc<Mutex<State>>,
+    spec: Arc<OpenApi>,
+) -> Response<Body> {
     let method = req.method().as_str().to_string();
     let path = req.uri().path().to_string();
     let headers = req.headers().clone();
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-    let bytes = axum::body::to_bytes(req.into_body(), 4 << 20).await.unwrap_or_default();
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
+    let bytes = axum::body::to_bytes(req.into_body(), 4 << 20)
+        .await
+        .unwrap_or_default();
     let text = String::from_utf8_lossy(&bytes).to_string();
     let rel = path.trim_start_matches("/api/v2").to_string();
     let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
@@ -127,27 +156,50 @@ pub async fn handle(req: Request<Body>, state: Arc<Mutex<State>>, spec: Arc<Open
     let if_match = header("if-match");
     st.requests.push(format!(
         "{method} {path}{}",
-        if if_match.is_empty() { String::new() } else { format!(" If-Match: {if_match}") }
+        if if_match.is_empty() {
+            String::new()
+        } else {
+            format!(" If-Match: {if_match}")
+        }
     ));
     if let Some((code, retry)) = st.fail_next.pop_front() {
-        let message = if code == 429 { "rate limit exceeded" } else { "injected failure" };
+        let message = if code == 429 {
+            "rate limit exceeded"
+        } else {
+            "injected failure"
+        };
         return reply(code, json!({ "message": message }), retry, None, false);
     }
     let token = header("authorization");
     let token = token.strip_prefix("Bearer ").unwrap_or("");
     let now = jiff::Timestamp::now();
     if !(st.api_keys.iter().any(|k| k == token) || st.tokens.get(token).is_some_and(|t| *t > now)) {
-        return reply(401, json!({"message": "API token invalid"}), None, None, false);
+        return reply(
+            401,
+            json!({"message": "API token invalid"}),
+            None,
+            None,
+            false,
+        );
     }
 
     // The request body, checked for its content type.
     let content_type = header("content-type");
-    let content_type = content_type.split(';').next().unwrap_or("").trim().to_string();
+    let content_type = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_string();
     let body_text: Option<String> = if method == "POST" {
         let (schema_type, value, policy_text) = match content_type.as_str() {
             "application/hujson" | "application/husjon" => {
                 // The document spells the validate type "application/husjon".
-                let key = if spec.request_schema_for(op, "application/hujson").is_some() { "application/hujson" } else { "application/husjon" };
+                let key = if spec.request_schema_for(op, "application/hujson").is_some() {
+                    "application/hujson"
+                } else {
+                    "application/husjon"
+                };
                 (key, Value::String(text.clone()), text.clone())
             }
             "application/json" => match serde_json::from_str::<Value>(&text) {
@@ -155,22 +207,47 @@ pub async fn handle(req: Request<Body>, state: Arc<Mutex<State>>, spec: Arc<Open
                     let t = v.to_string();
                     ("application/json", v, t)
                 }
-                Err(e) => return reply(400, json!({"message": format!("invalid JSON: {e}")}), None, None, false),
+                Err(e) => {
+                    return reply(
+                        400,
+                        json!({"message": format!("invalid JSON: {e}")}),
+                        None,
+                        None,
+                        false,
+                    );
+                }
             },
             other => {
-                st.violations.push(format!("{method} {template}: content type {other:?} is not in the document"));
-                return reply(415, json!({"message": "unsupported content type"}), None, None, false);
+                st.violations.push(format!(
+                    "{method} {template}: content type {other:?} is not in the document"
+                ));
+                return reply(
+                    415,
+                    json!({"message": "unsupported content type"}),
+                    None,
+                    None,
+                    false,
+                );
             }
         };
         match spec.request_schema_for(op, schema_type) {
             Some(schema) => {
-                let problems = spec.validate(schema, &value, &format!("request {method} {template}"));
+                let problems =
+                    spec.validate(schema, &value, &format!("request {method} {template}"));
                 if !problems.is_empty() {
                     st.violations.extend(problems.clone());
-                    return reply(400, json!({"message": problems.join("; ")}), None, None, false);
+                    return reply(
+                        400,
+                        json!({"message": problems.join("; ")}),
+                        None,
+                        None,
+                        false,
+                    );
                 }
             }
-            None => st.violations.push(format!("{method} {template}: no {schema_type} request body in the document")),
+            None => st.violations.push(format!(
+                "{method} {template}: no {schema_type} request body in the document"
+            )),
         }
         Some(policy_text)
     } else {
@@ -201,10 +278,19 @@ pub async fn handle(req: Request<Body>, state: Arc<Mutex<State>>, spec: Arc<Open
             if !if_match.is_empty() {
                 st.acl.writes_with_if_match += 1;
                 let want = if_match.trim_matches('"');
-                let ok = if want == "ts-default" { st.acl.is_default } else { want == st.acl.etag().trim_matches('"') };
+                let ok = if want == "ts-default" {
+                    st.acl.is_default
+                } else {
+                    want == st.acl.etag().trim_matches('"')
+                };
                 if !ok {
                     st.acl.stale_writes += 1;
-                    let r = (412, json!({"message": "precondition failed, invalid old hash"}), None, false);
+                    let r = (
+                        412,
+                        json!({"message": "precondition failed, invalid old hash"}),
+                        None,
+                        false,
+                    );
                     return finish(&mut st, &spec, op, &method, &template, r);
                 }
             }
@@ -225,13 +311,25 @@ pub async fn handle(req: Request<Body>, state: Arc<Mutex<State>>, spec: Arc<Open
         ("POST", true) => {
             st.acl.validations += 1;
             match problems(&body_text.unwrap_or_default()) {
-                Some(p) => (200, json!({"message": "policy is invalid", "data": [{"errors": [p]}]}), None, false),
+                Some(p) => (
+                    200,
+                    json!({"message": "policy is invalid", "data": [{"errors": [p]}]}),
+                    None,
+                    false,
+                ),
                 None => (200, json!({}), None, false),
             }
         }
         _ => (404, json!({"message": "not found"}), None, false),
     };
-    finish(&mut st, &spec, op, &method, &template, (status, body, etag, hujson_body))
+    finish(
+        &mut st,
+        &spec,
+        op,
+        &method,
+        &template,
+        (status, body, etag, hujson_body),
+    )
 }
 
 /// Checks the response against the document, then sends it.
@@ -243,18 +341,41 @@ fn finish(
     template: &str,
     (status, body, etag, hujson_body): (u16, Value, Option<String>, bool),
 ) -> Response<Body> {
-    let content_type = if hujson_body { "application/hujson" } else { "application/json" };
-    let schema = spec.response_schema_for(op, status, content_type).unwrap_or_else(|| spec.schema("Error"));
-    for v in spec.validate(schema, &body, &format!("response {method} {template} {status}")) {
+    let content_type = if hujson_body {
+        "application/hujson"
+    } else {
+        "application/json"
+    };
+    let schema = spec
+        .response_schema_for(op, status, content_type)
+        .unwrap_or_else(|| spec.schema("Error"));
+    for v in spec.validate(
+        schema,
+        &body,
+        &format!("response {method} {template} {status}"),
+    ) {
         st.violations.push(v);
     }
     reply(status, body, None, etag, hujson_body)
 }
 
-fn reply(status: u16, body: Value, retry: Option<u64>, etag: Option<String>, hujson_body: bool) -> Response<Body> {
+fn reply(
+    status: u16,
+    body: Value,
+    retry: Option<u64>,
+    etag: Option<String>,
+    hujson_body: bool,
+) -> Response<Body> {
     let mut r = Response::builder()
         .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
-        .header("content-type", if hujson_body { "application/hujson" } else { "application/json" });
+        .header(
+            "content-type",
+            if hujson_body {
+                "application/hujson"
+            } else {
+                "application/json"
+            },
+        );
     if let Some(r2) = retry {
         r = r.header("retry-after", r2.to_string());
     }
@@ -272,16 +393,28 @@ fn reply(status: u16, body: Value, retry: Option<u64>, etag: Option<String>, huj
 /// Another tool editing the policy through the API: each round adds host
 /// `foreign-<i>` (`100.64.1.<i>`) right after `"hosts": {` with `If-Match`,
 /// re-reading on 412. Returns how many of its writes were stale.
-pub async fn foreign_writer(url: String, api_key: &str, rounds: usize, pause: std::time::Duration) -> usize {
+pub async fn foreign_writer(
+    url: String,
+    api_key: &str,
+    rounds: usize,
+    pause: std::time::Duration,
+) -> usize {
     let http = reqwest::Client::new();
     let acl = format!("{url}/api/v2/tailnet/-/acl");
     let mut stale = 0;
     for i in 0..rounds {
         loop {
-            let r = http.get(&acl).bearer_auth(api_key).header("accept", "application/hujson").send().await.expect("GET /acl");
+            let r = http
+                .get(&acl)
+                .bearer_auth(api_key)
+                .header("accept", "application/hujson")
+                .send()
+                .await
+                .expect("GET /acl");
             let etag = r.headers()["etag"].to_str().expect("ETag").to_string();
             let text = r.text().await.expect("policy text");
-            let line = format!("\"hosts\": {{\n    \"foreign-{i}\": \"100.64.1.{i}\", // another tool");
+            let line =
+                format!("\"hosts\": {{\n    \"foreign-{i}\": \"100.64.1.{i}\", // another tool");
             let edited = text.replacen("\"hosts\": {", &line, 1);
             let w = http
                 .post(&acl)

@@ -23,29 +23,44 @@ use super::fake_policy::FakePolicy;
 use super::openapi::OpenApi;
 
 pub fn spec_path() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/vendor-specs/tailscale-openapi.yaml")
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/vendor-specs/tailscale-openapi.yaml")
 }
 
 /// The newer fields of the keys API, added to the vendored document.
 pub fn overlay(doc: &mut Value) {
     let strings = json!({"type": "array", "items": {"type": "string"}});
-    let create = &mut doc["paths"]["/tailnet/{tailnet}/keys"]["post"]["requestBody"]["content"]["application/json"]["schema"];
-    let props = create["properties"].as_object_mut().expect("createAuthKey has properties");
-    props.insert("keyType".into(), json!({"type": "string", "enum": ["auth", "client", "federated"]}));
+    let create = &mut doc["paths"]["/tailnet/{tailnet}/keys"]["post"]["requestBody"]["content"]["application/json"]
+        ["schema"];
+    let props = create["properties"]
+        .as_object_mut()
+        .expect("createAuthKey has properties");
+    props.insert(
+        "keyType".into(),
+        json!({"type": "string", "enum": ["auth", "client", "federated"]}),
+    );
     props.insert("scopes".into(), strings.clone());
     props.insert("tags".into(), strings.clone());
     // The current document requires `capabilities` for auth keys only
     // (trust credentials have none); the fake checks that rule itself.
     create["required"] = json!([]);
     let create_schema = create.clone();
-    let key = doc["components"]["schemas"]["Key"]["properties"].as_object_mut().expect("Key has properties");
+    let key = doc["components"]["schemas"]["Key"]["properties"]
+        .as_object_mut()
+        .expect("Key has properties");
     key.insert("key".into(), json!({"type": "string"}));
-    key.insert("keyType".into(), json!({"type": "string", "enum": ["auth", "client", "federated", "api"]}));
+    key.insert(
+        "keyType".into(),
+        json!({"type": "string", "enum": ["auth", "client", "federated", "api"]}),
+    );
     key.insert("scopes".into(), strings.clone());
     key.insert("tags".into(), strings);
     key.insert("userId".into(), json!({"type": "string"}));
     key.insert("expirySeconds".into(), json!({"type": "number"}));
-    key.insert("updated".into(), json!({"type": "string", "format": "date-time"}));
+    key.insert(
+        "updated".into(),
+        json!({"type": "string", "format": "date-time"}),
+    );
     doc["paths"]["/tailnet/{tailnet}/keys/{keyId}"]["put"] = json!({
         "operationId": "setKey",
         "requestBody": {"content": {"application/json": {"schema": create_schema}}},
@@ -120,7 +135,9 @@ impl FakeTailscale {
             api_keys: vec![api_key.to_string()],
             ..Default::default()
         }));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the fake");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the fake");
         let addr: SocketAddr = listener.local_addr().expect("its address");
         let app_state = state.clone();
         let app = axum::Router::new().fallback(move |req: Request<Body>| {
@@ -189,14 +206,20 @@ fn key_json(k: &FakeKey, with_secret: bool) -> Value {
     v
 }
 
-async fn handle(req: Request<Body>, state: Arc<Mutex<State>>, spec: Arc<OpenApi>) -> Response<Body> {
+async fn handle(
+    req: Request<Body>,
+    state: Arc<Mutex<State>>,
+    spec: Arc<OpenApi>,
+) -> Response<Body> {
     if super::fake_policy::is_policy_path(req.uri().path()) {
         return super::fake_policy::handle(req, state, spec).await;
     }
     let method = req.method().as_str().to_string();
     let path = req.uri().path().to_string();
     let headers = req.headers().clone();
-    let bytes = axum::body::to_bytes(req.into_body(), 1 << 20).await.unwrap_or_default();
+    let bytes = axum::body::to_bytes(req.into_body(), 1 << 20)
+        .await
+        .unwrap_or_default();
     let (status, body, retry) = respond(&method, &path, &headers, &bytes, &state, &spec);
     // check the response against the document
     let mut st = state.lock().unwrap();
@@ -204,11 +227,17 @@ async fn handle(req: Request<Body>, state: Arc<Mutex<State>>, spec: Arc<OpenApi>
     if let Some(rel) = path.strip_prefix("/api/v2")
         && let Some((template, op)) = spec.operation(&method, rel)
     {
-        let schema = spec.response_schema(op, status).unwrap_or_else(|| spec.schema("Error"));
+        let schema = spec
+            .response_schema(op, status)
+            .unwrap_or_else(|| spec.schema("Error"));
         if status == 200 && method == "DELETE" {
             // "Successful operation." has no body schema
         } else {
-            for v in spec.validate(schema, &body, &format!("response {method} {template} {status}")) {
+            for v in spec.validate(
+                schema,
+                &body,
+                &format!("response {method} {template} {status}"),
+            ) {
                 st.violations.push(v);
             }
         }
@@ -220,7 +249,11 @@ async fn handle(req: Request<Body>, state: Arc<Mutex<State>>, spec: Arc<OpenApi>
     if let Some(r) = retry {
         response = response.header("retry-after", r.to_string());
     }
-    let text = if body.is_null() { String::new() } else { body.to_string() };
+    let text = if body.is_null() {
+        String::new()
+    } else {
+        body.to_string()
+    };
     response.body(Body::from(text)).unwrap()
 }
 
@@ -246,18 +279,31 @@ fn respond(
     }
     // OAuth client credentials (not in the document: form body, checked here)
     if method == "POST" && path == "/api/v2/oauth/token" {
-        let form: BTreeMap<String, String> = url::form_urlencoded::parse(bytes).into_owned().collect();
+        let form: BTreeMap<String, String> =
+            url::form_urlencoded::parse(bytes).into_owned().collect();
         let (Some(id), Some(secret)) = (form.get("client_id"), form.get("client_secret")) else {
-            st.violations.push("oauth token request without client_id/client_secret".into());
+            st.violations
+                .push("oauth token request without client_id/client_secret".into());
             return (400, json!({"error": "invalid_request"}), None);
         };
         if st.oauth_clients.get(id) != Some(secret) {
-            return (401, json!({"error": "invalid_client", "error_description": "invalid client credentials"}), None);
+            return (
+                401,
+                json!({"error": "invalid_client", "error_description": "invalid client credentials"}),
+                None,
+            );
         }
         st.token_requests += 1;
         let token = format!("tskey-oauthtok-{}", st.token_requests);
-        st.tokens.insert(token.clone(), Timestamp::now() + SignedDuration::from_hours(1));
-        return (200, json!({"access_token": token, "token_type": "Bearer", "expires_in": 3600}), None);
+        st.tokens.insert(
+            token.clone(),
+            Timestamp::now() + SignedDuration::from_hours(1),
+        );
+        return (
+            200,
+            json!({"access_token": token, "token_type": "Bearer", "expires_in": 3600}),
+            None,
+        );
     }
     let Some(rel) = path.strip_prefix("/api/v2") else {
         return error(404, "not found");
@@ -272,7 +318,8 @@ fn respond(
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
     let now = Timestamp::now();
-    let authorized = st.api_keys.iter().any(|k| k == token) || st.tokens.get(token).is_some_and(|until| *until > now);
+    let authorized = st.api_keys.iter().any(|k| k == token)
+        || st.tokens.get(token).is_some_and(|until| *until > now);
     if !authorized {
         return error(401, "API token invalid");
     }
@@ -294,41 +341,67 @@ fn respond(
     let parts: Vec<&str> = rel.trim_matches('/').split('/').collect();
     match (method, parts.as_slice()) {
         ("GET", ["tailnet", _, "keys"]) => {
-            let keys: Vec<Value> = st.keys.values().filter(|k| !k.gone && k.revoked.is_none()).map(|k| key_json(k, false)).collect();
+            let keys: Vec<Value> = st
+                .keys
+                .values()
+                .filter(|k| !k.gone && k.revoked.is_none())
+                .map(|k| key_json(k, false))
+                .collect();
             (200, json!({ "keys": keys }), None)
         }
         ("POST", ["tailnet", _, "keys"]) => {
             let key_type = body["keyType"].as_str().unwrap_or("auth").to_string();
             let description = body["description"].as_str().unwrap_or("").to_string();
-            if description.len() > 50 || !description.chars().all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == '-') {
-                return error(400, "description must be at most 50 alphanumeric characters, hyphens or spaces");
+            if description.len() > 50
+                || !description
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == '-')
+            {
+                return error(
+                    400,
+                    "description must be at most 50 alphanumeric characters, hyphens or spaces",
+                );
             }
             let (tags, scopes, caps) = if key_type == "client" {
-                let scopes: Vec<String> = serde_json::from_value(body["scopes"].clone()).unwrap_or_default();
+                let scopes: Vec<String> =
+                    serde_json::from_value(body["scopes"].clone()).unwrap_or_default();
                 if scopes.is_empty() {
                     return error(400, "scopes are required for OAuth clients");
                 }
-                let tags: Vec<String> = serde_json::from_value(body["tags"].clone()).unwrap_or_default();
+                let tags: Vec<String> =
+                    serde_json::from_value(body["tags"].clone()).unwrap_or_default();
                 (tags, scopes, Value::Null)
             } else {
                 if body["capabilities"]["devices"].is_null() {
-                    st.violations.push("auth key request without capabilities.devices".into());
+                    st.violations
+                        .push("auth key request without capabilities.devices".into());
                     return error(400, "capabilities.devices is required");
                 }
                 let caps = body["capabilities"]["devices"]["create"].clone();
-                let tags: Vec<String> = serde_json::from_value(caps["tags"].clone()).unwrap_or_default();
+                let tags: Vec<String> =
+                    serde_json::from_value(caps["tags"].clone()).unwrap_or_default();
                 (tags, Vec::new(), caps)
             };
             if let Some(permitted) = &st.permitted_tags {
                 let bad: Vec<&String> = tags.iter().filter(|t| !permitted.contains(t)).collect();
                 if !bad.is_empty() {
                     let list: Vec<&str> = bad.iter().map(|s| s.as_str()).collect();
-                    return error(400, &format!("requested tags [{}] are invalid or not permitted", list.join(", ")));
+                    return error(
+                        400,
+                        &format!(
+                            "requested tags [{}] are invalid or not permitted",
+                            list.join(", ")
+                        ),
+                    );
                 }
             }
             st.next += 1;
             let id = format!("k{}CNTRL", 1000 + st.next);
-            let prefix = if key_type == "client" { "tskey-client" } else { "tskey-auth" };
+            let prefix = if key_type == "client" {
+                "tskey-client"
+            } else {
+                "tskey-auth"
+            };
             let expires = (key_type == "auth").then(|| {
                 let secs = body["expirySeconds"].as_f64().unwrap_or(90.0 * 86400.0) as i64;
                 now + SignedDuration::from_secs(secs)

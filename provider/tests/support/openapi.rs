@@ -12,8 +12,10 @@ pub struct OpenApi {
 
 impl OpenApi {
     pub fn load(path: &std::path::Path) -> Self {
-        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-        let doc: Value = serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()));
+        let text = std::fs::read_to_string(path)
+            .unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+        let doc: Value =
+            serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()));
         Self { doc }
     }
 
@@ -59,7 +61,10 @@ impl OpenApi {
         let responses = op.get("responses")?;
         let response = responses.get(status.to_string())?;
         let response = self.resolve(response);
-        response.get("content")?.get("application/json")?.get("schema")
+        response
+            .get("content")?
+            .get("application/json")?
+            .get("schema")
     }
 
     pub fn schema(&self, name: &str) -> &Value {
@@ -93,21 +98,43 @@ impl OpenApi {
         let mut merged = schema.as_object().cloned().unwrap_or_default();
         merged.remove("allOf");
         let mut props = serde_json::Map::new();
-        let mut required: Vec<Value> = merged.get("required").and_then(|r| r.as_array()).cloned().unwrap_or_default();
+        let mut required: Vec<Value> = merged
+            .get("required")
+            .and_then(|r| r.as_array())
+            .cloned()
+            .unwrap_or_default();
         if let Some(own) = merged.get("properties").and_then(|p| p.as_object()) {
             props.extend(own.clone());
         }
         for branch in all {
             let b = self.merged(branch);
-            for (k, v) in b.get("properties").and_then(|p| p.as_object()).into_iter().flatten() {
+            for (k, v) in b
+                .get("properties")
+                .and_then(|p| p.as_object())
+                .into_iter()
+                .flatten()
+            {
                 let combined = match props.remove(k) {
                     Some(prev) => serde_json::json!({ "allOf": [prev, v] }),
                     None => v.clone(),
                 };
                 props.insert(k.clone(), combined);
             }
-            required.extend(b.get("required").and_then(|r| r.as_array()).cloned().unwrap_or_default());
-            for key in ["type", "nullable", "additionalProperties", "anyOf", "oneOf", "items", "enum"] {
+            required.extend(
+                b.get("required")
+                    .and_then(|r| r.as_array())
+                    .cloned()
+                    .unwrap_or_default(),
+            );
+            for key in [
+                "type",
+                "nullable",
+                "additionalProperties",
+                "anyOf",
+                "oneOf",
+                "items",
+                "enum",
+            ] {
                 if let Some(v) = b.get(key)
                     && !merged.contains_key(key)
                 {
@@ -147,7 +174,14 @@ impl OpenApi {
         self.check_in(schema, value, at, false, out)
     }
 
-    fn check_in(&self, schema: &Value, value: &Value, at: &str, request: bool, out: &mut Vec<String>) {
+    fn check_in(
+        &self,
+        schema: &Value,
+        value: &Value,
+        at: &str,
+        request: bool,
+        out: &mut Vec<String>,
+    ) {
         let schema = &self.merged(schema);
         if value.is_null() && schema.get("nullable").and_then(|n| n.as_bool()) == Some(true) {
             return;
@@ -168,7 +202,10 @@ impl OpenApi {
                 }
             }
             if passed == 0 {
-                out.push(format!("{at}: matches none of {key}: {}", failures.join(" | ")));
+                out.push(format!(
+                    "{at}: matches none of {key}: {}",
+                    failures.join(" | ")
+                ));
                 return;
             }
             if exactly_one && passed > 1 {
@@ -230,13 +267,22 @@ impl OpenApi {
 
 impl OpenApi {
     /// The request body schema for one content type (`application/hujson`…).
-    pub fn request_schema_for<'a>(&'a self, op: &'a Value, content_type: &str) -> Option<&'a Value> {
+    pub fn request_schema_for<'a>(
+        &'a self,
+        op: &'a Value,
+        content_type: &str,
+    ) -> Option<&'a Value> {
         let body = self.resolve(op.get("requestBody")?);
         body.get("content")?.get(content_type)?.get("schema")
     }
 
     /// The response body schema for one status and content type.
-    pub fn response_schema_for<'a>(&'a self, op: &'a Value, status: u16, content_type: &str) -> Option<&'a Value> {
+    pub fn response_schema_for<'a>(
+        &'a self,
+        op: &'a Value,
+        status: u16,
+        content_type: &str,
+    ) -> Option<&'a Value> {
         let response = self.resolve(op.get("responses")?.get(status.to_string())?);
         response.get("content")?.get(content_type)?.get("schema")
     }

@@ -180,10 +180,13 @@ impl Pki {
         let issuer = rcgen::Issuer::new(params, ca_key);
         let leaf = |cn: &str, sans: &[&str], usage| {
             let key = rsa_key();
-            let mut params =
-                rcgen::CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-                    .expect("leaf params");
-            params.distinguished_name.push(rcgen::DnType::CommonName, cn);
+            let mut params = rcgen::CertificateParams::new(
+                sans.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            )
+            .expect("leaf params");
+            params
+                .distinguished_name
+                .push(rcgen::DnType::CommonName, cn);
             params
                 .distinguished_name
                 .push(rcgen::DnType::OrganizationName, "Crossplane");

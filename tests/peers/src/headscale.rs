@@ -160,7 +160,12 @@ impl Headscale {
         if body.is_some() {
             headers.push(("Content-Type", "application/json"));
         }
-        http(method, &format!("{}{path}", self.url), &headers, body.as_deref())
+        http(
+            method,
+            &format!("{}{path}", self.url),
+            &headers,
+            body.as_deref(),
+        )
     }
 
     /// [`Headscale::request`] with extra headers.

@@ -90,7 +90,10 @@ impl KubeApiServer {
                 "--tls-private-key-file={}",
                 path("serving.key").display()
             ))
-            .arg(format!("--token-auth-file={}", path("tokens.csv").display()))
+            .arg(format!(
+                "--token-auth-file={}",
+                path("tokens.csv").display()
+            ))
             .arg("--authorization-mode=AlwaysAllow")
             .arg("--service-account-issuer=https://kubernetes.default.svc")
             .arg(format!(
@@ -111,7 +114,8 @@ impl KubeApiServer {
 
         let url = format!("https://127.0.0.1:{port}");
         let kubeconfig = path("kubeconfig");
-        std::fs::write(&kubeconfig, kubeconfig_yaml(&url, &ca_pem, &token)).expect("write kubeconfig");
+        std::fs::write(&kubeconfig, kubeconfig_yaml(&url, &ca_pem, &token))
+            .expect("write kubeconfig");
         let mut server = Self {
             apiserver,
             etcd,
@@ -134,7 +138,9 @@ impl KubeApiServer {
         loop {
             self.apiserver.assert_running();
             self.etcd.assert_running();
-            let request = http::Request::get("/readyz").body(Vec::new()).expect("a request");
+            let request = http::Request::get("/readyz")
+                .body(Vec::new())
+                .expect("a request");
             match client.request_text(request).await {
                 Ok(body) if body.trim() == "ok" => return,
                 Ok(body) => last = body,
@@ -272,16 +278,16 @@ fn serving_certificate() -> (String, String, String) {
     let ca_pem = ca.self_signed(&ca_key).expect("self-sign the CA").pem();
     let issuer = rcgen::Issuer::new(ca, ca_key);
     let key = rcgen::KeyPair::generate().expect("generate the serving key");
-    let mut params = rcgen::CertificateParams::new(vec![
-        "127.0.0.1".to_string(),
-        "localhost".to_string(),
-    ])
-    .expect("serving params");
+    let mut params =
+        rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+            .expect("serving params");
     params
         .distinguished_name
         .push(rcgen::DnType::CommonName, "kube-apiserver");
     params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
-    let cert = params.signed_by(&key, &issuer).expect("sign the serving cert");
+    let cert = params
+        .signed_by(&key, &issuer)
+        .expect("sign the serving cert");
     (ca_pem, cert.pem(), key.serialize_pem())
 }
 
@@ -308,4 +314,3 @@ fn kubeconfig_yaml(url: &str, ca_pem: &str, token: &str) -> String {
          current-context: test\n"
     )
 }
-

@@ -323,8 +323,7 @@ impl HttpResponse {
 
 /// One HTTP/1.1 request to a plain-HTTP loopback server (`http://127.0.0.1:PORT/...`).
 pub fn http(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&str>) -> HttpResponse {
-    try_http(method, url, headers, body)
-        .unwrap_or_else(|e| panic!("{method} {url} failed: {e}"))
+    try_http(method, url, headers, body).unwrap_or_else(|e| panic!("{method} {url} failed: {e}"))
 }
 
 /// [`http`], returning transport errors.
@@ -358,8 +357,12 @@ pub fn try_http(
     stream.write_all(request.as_bytes())?;
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw)?;
-    parse_response(&raw)
-        .ok_or_else(|| std::io::Error::other(format!("malformed HTTP response: {}", String::from_utf8_lossy(&raw))))
+    parse_response(&raw).ok_or_else(|| {
+        std::io::Error::other(format!(
+            "malformed HTTP response: {}",
+            String::from_utf8_lossy(&raw)
+        ))
+    })
 }
 
 fn parse_response(raw: &[u8]) -> Option<HttpResponse> {

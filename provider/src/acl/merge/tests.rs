@@ -259,13 +259,24 @@ fn created_sections_are_removed_when_empty_but_not_if_someone_uses_them() {
     let added = merge(HAND_WRITTEN, &[frag("ns/lb", p.clone())], &[]).unwrap();
     assert!(added.text.contains(SECTION_MARKER), "{}", added.text);
     let removed = merge(&added.text, &[], &["ns/lb".into()]).unwrap();
-    assert_eq!(removed.text, HAND_WRITTEN, "created sections removed again, byte for byte");
+    assert_eq!(
+        removed.text, HAND_WRITTEN,
+        "created sections removed again, byte for byte"
+    );
 
     // A host added by hand to the created section keeps it.
-    let by_hand = added.text.replacen("\"hosts\": {", "\"hosts\": {\n    \"manual\": \"100.64.0.99\",", 1);
+    let by_hand = added.text.replacen(
+        "\"hosts\": {",
+        "\"hosts\": {\n    \"manual\": \"100.64.0.99\",",
+        1,
+    );
     let kept = merge(&by_hand, &[], &["ns/lb".into()]).unwrap();
     assert_eq!(value(&kept.text)["hosts"], json!({"manual": "100.64.0.99"}));
-    assert!(value(&kept.text).get("autoApprovers").is_none(), "{}", kept.text);
+    assert!(
+        value(&kept.text).get("autoApprovers").is_none(),
+        "{}",
+        kept.text
+    );
 }
 
 #[test]
@@ -287,7 +298,10 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self, n: usize) -> usize {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((self.0 >> 33) as usize) % n
     }
 }
@@ -303,10 +317,18 @@ fn random_sequences_keep_the_union_and_restore_the_original() {
             let id = format!("ns/f{n}");
             if rng.next(4) == 0 {
                 live.remove(&id);
-                doc = merge(&doc, &live.values().cloned().collect::<Vec<_>>(), &[id]).unwrap().text;
+                doc = merge(&doc, &live.values().cloned().collect::<Vec<_>>(), &[id])
+                    .unwrap()
+                    .text;
             } else {
                 let member = format!("m{}@example.com", rng.next(3));
-                live.insert(id.clone(), frag(&id, team(&format!("tag:t{n}"), &format!("group:t{n}"), &[&member])));
+                live.insert(
+                    id.clone(),
+                    frag(
+                        &id,
+                        team(&format!("tag:t{n}"), &format!("group:t{n}"), &[&member]),
+                    ),
+                );
                 let m = merge(&doc, &live.values().cloned().collect::<Vec<_>>(), &[]).unwrap();
                 assert!(m.conflicts.is_empty(), "seed {seed}: {:?}", m.conflicts);
                 doc = m.text;
@@ -314,13 +336,25 @@ fn random_sequences_keep_the_union_and_restore_the_original() {
             // Every live fragment is exactly in the document; the foreign
             // entries are all still there.
             for f in live.values() {
-                assert!(up_to_date(&doc, &f.id, &f.entries).unwrap(), "seed {seed}: {} not in\n{doc}", f.id);
+                assert!(
+                    up_to_date(&doc, &f.id, &f.entries).unwrap(),
+                    "seed {seed}: {} not in\n{doc}",
+                    f.id
+                );
             }
             let v = value(&doc);
             assert_eq!(v["tagOwners"]["tag:ci"], json!(["group:admins"]));
             assert_eq!(v["groups"]["group:admins"], json!(["alice@example.com"]));
-            assert_eq!(v["tagOwners"].as_object().unwrap().len(), 1 + live.len(), "seed {seed}");
-            assert_eq!(v["acls"].as_array().unwrap().len(), 1 + live.len(), "seed {seed}");
+            assert_eq!(
+                v["tagOwners"].as_object().unwrap().len(),
+                1 + live.len(),
+                "seed {seed}"
+            );
+            assert_eq!(
+                v["acls"].as_array().unwrap().len(),
+                1 + live.len(),
+                "seed {seed}"
+            );
         }
         let ids: Vec<String> = live.keys().cloned().collect();
         let end = merge(&doc, &[], &ids).unwrap();
