@@ -10,6 +10,13 @@ if [ ! -d ../shared/vendor-crds ]; then
 fi
 command -v cargo >/dev/null || { echo "tests/run.sh: cargo is missing: install Rust (rustup)" >&2; exit 2; }
 
+# Formatting first: it takes a second and names the file to fix.
+if cargo fmt --version >/dev/null 2>&1; then
+  cargo fmt --all --check || { echo "tests/run.sh: run cargo fmt --all" >&2; exit 1; }
+else
+  echo "tests/run.sh: rustfmt is not installed (rustup component add rustfmt); formatting not checked" >&2
+fi
+
 start=$(date +%s)
 if [ -x tests/tools/peers.sh ] || [ -f tests/tools/peers.sh ]; then
   bash tests/tools/peers.sh
