@@ -161,7 +161,29 @@ impl<F: FunctionRunnerService> tower_service::Service<http::Request<tonic::body:
         let method = RunFunction(self.function.clone());
         let mut grpc = tonic::server::Grpc::new(WireCodec)
             .apply_max_message_size_config(self.max_decoding_message_size, None);
-        Box::pin(async move { Ok(grpc.unary(method, request).await) })
+        Box::pin(async move {
+            let mut response = grpc.unary(method, request).await;
+            resource_exhausted_for_oversized(&mut response);
+            Ok(response)
+        })
+    }
+}
+
+/// tonic refuses a request over the size limit with OUT_OF_RANGE; grpc-go,
+/// which Crossplane and the Go SDK's functions use, with RESOURCE_EXHAUSTED,
+/// and that is what `--max-recv-message-size` promises. RunFunction itself
+/// never answers OUT_OF_RANGE (only OK, or INTERNAL should it panic), so a
+/// trailers-only OUT_OF_RANGE here is that refusal.
+fn resource_exhausted_for_oversized(response: &mut http::Response<tonic::body::Body>) {
+    let headers = response.headers_mut();
+    let out_of_range = headers
+        .get(Status::GRPC_STATUS)
+        .is_some_and(|code| code.as_bytes() == b"11");
+    if out_of_range {
+        headers.insert(
+            Status::GRPC_STATUS,
+            http::HeaderValue::from(tonic::Code::ResourceExhausted as i32),
+        );
     }
 }
 

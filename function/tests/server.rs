@@ -1087,15 +1087,8 @@ async fn messages_over_4_mib_are_refused_by_default() {
         .run_function(big_request("big-default"))
         .await
         .expect_err("a 5 MiB request must be refused by default");
-    // grpc-go answers RESOURCE_EXHAUSTED; tonic (under function-sdk-rust)
-    // OUT_OF_RANGE. Either way Crossplane reports the size in the error.
-    assert!(
-        matches!(
-            status.code(),
-            tonic::Code::ResourceExhausted | tonic::Code::OutOfRange
-        ),
-        "{status:?}"
-    );
+    // As grpc-go answers (tonic's own answer, OUT_OF_RANGE, is rewritten).
+    assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{status:?}");
     assert!(
         status.message().contains("4194304"),
         "names the limit: {status:?}"
