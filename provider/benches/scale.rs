@@ -24,16 +24,12 @@ use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use hybrid_spoke_test_peers::{KubeApiServer, free_port, try_http};
-use k8s_openapi::ByteString;
-use k8s_openapi::api::core::v1::{Namespace, Secret};
-use kube::api::{Api, ListParams, ObjectMeta, PostParams};
-use provider_hybrid_spoke::apis::tailnet::{
-    Backend, HeadscaleApi, KeyType, ProviderConfigSpec, ProviderCredentials, TailnetKeyParameters,
-    namespaced, pc_namespaced,
-};
+use hybrid_spoke_test_peers::{free_port, try_http};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, ListParams, PostParams};
+use provider_hybrid_spoke::apis::tailnet::{KeyType, TailnetKeyParameters, namespaced};
 use provider_hybrid_spoke::apis::{
-    LocalSecretReference, ManagementAction, SecretKeySelector, TypedProviderConfigReference,
+    LocalSecretReference, ManagementAction, TypedProviderConfigReference,
 };
 use support::fake_tailscale::FakeTailscale;
 
@@ -236,69 +232,9 @@ async fn run(r: &Run) -> bool {
         "\n== {} TailnetKeys, --max-reconcile-rate {} --poll {:?} ==",
         r.scale, r.rate, r.poll
     );
-    let server = KubeApiServer::start().await;
-    let crds: Vec<serde_json::Value> = provider_hybrid_spoke::crds::all()
-        .iter()
-        .map(|c| serde_json::to_value(c).expect("a CRD"))
-        .collect();
-    server.install_crds(&crds).await;
-    let client = server.client().await;
-    for ns in ["crossplane-system", NS] {
-        let n = Namespace {
-            metadata: ObjectMeta {
-                name: Some(ns.into()),
-                ..Default::default()
-            },
-            ..Default::default()
-        };
-        Api::<Namespace>::all(client.clone())
-            .create(&PostParams::default(), &n)
-            .await
-            .expect("namespace");
-    }
+    let (server, client) = support::cluster::provider_api_server(&["crossplane-system", NS]).await;
     let fake = FakeTailscale::start(API_KEY).await;
-    let secret = Secret {
-        metadata: ObjectMeta {
-            name: Some("tailscale".into()),
-            namespace: Some("crossplane-system".into()),
-            ..Default::default()
-        },
-        data: Some(BTreeMap::from([(
-            "token".to_string(),
-            ByteString(API_KEY.as_bytes().to_vec()),
-        )])),
-        ..Default::default()
-    };
-    Api::<Secret>::namespaced(client.clone(), "crossplane-system")
-        .create(&PostParams::default(), &secret)
-        .await
-        .expect("secret");
-    let spec = ProviderConfigSpec {
-        backend: Backend::Tailscale,
-        base_url: Some(fake.url.clone()),
-        tailnet: "-".into(),
-        headscale_api: HeadscaleApi::Auto,
-        headscale_user: None,
-        credentials: ProviderCredentials {
-            api_key_secret_ref: Some(SecretKeySelector {
-                name: "tailscale".into(),
-                namespace: Some("crossplane-system".into()),
-                key: "token".into(),
-            }),
-            oauth: None,
-        },
-        acl_guardrails: None,
-    };
-    Api::<pc_namespaced::ClusterProviderConfig>::all(client.clone())
-        .create(
-            &PostParams::default(),
-            &pc_namespaced::ClusterProviderConfig::new(
-                "default",
-                pc_namespaced::ClusterProviderConfigSpec(spec),
-            ),
-        )
-        .await
-        .expect("ClusterProviderConfig");
+    support::cluster::tailscale_provider_config(&client, &fake.url, API_KEY).await;
 
     let metrics_port = free_port();
     let log = server.dir().join("provider.log");

@@ -5,21 +5,16 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use hybrid_spoke_test_peers::{free_port, try_http};
-use k8s_openapi::ByteString;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, ObjectMeta, PostParams};
-use provider_hybrid_spoke::apis::tailnet::{
-    Backend, HeadscaleApi, KeyType, ProviderConfigSpec, ProviderCredentials, TailnetKeyParameters,
-    namespaced, pc_namespaced,
-};
+use kube::api::{Api, PostParams};
+use provider_hybrid_spoke::apis::tailnet::{KeyType, TailnetKeyParameters, namespaced};
 use provider_hybrid_spoke::apis::{
-    LocalSecretReference, ManagementAction, SecretKeySelector, TypedProviderConfigReference,
+    LocalSecretReference, ManagementAction, TypedProviderConfigReference,
 };
 use support::fake_tailscale::FakeTailscale;
 
@@ -80,48 +75,7 @@ async fn binary_crash_after_create_restart_recovers() {
     let (server, client) =
         support::cluster::provider_api_server(&["crossplane-system", "apps"]).await;
     let fake = FakeTailscale::start(API_KEY).await;
-    let secret = Secret {
-        metadata: ObjectMeta {
-            name: Some("tailscale".into()),
-            namespace: Some("crossplane-system".into()),
-            ..Default::default()
-        },
-        data: Some(BTreeMap::from([(
-            "token".to_string(),
-            ByteString(API_KEY.as_bytes().to_vec()),
-        )])),
-        ..Default::default()
-    };
-    Api::<Secret>::namespaced(client.clone(), "crossplane-system")
-        .create(&PostParams::default(), &secret)
-        .await
-        .unwrap();
-    let spec = ProviderConfigSpec {
-        backend: Backend::Tailscale,
-        base_url: Some(fake.url.clone()),
-        tailnet: "-".into(),
-        headscale_api: HeadscaleApi::Auto,
-        headscale_user: None,
-        credentials: ProviderCredentials {
-            api_key_secret_ref: Some(SecretKeySelector {
-                name: "tailscale".into(),
-                namespace: Some("crossplane-system".into()),
-                key: "token".into(),
-            }),
-            oauth: None,
-        },
-        acl_guardrails: None,
-    };
-    Api::<pc_namespaced::ClusterProviderConfig>::all(client.clone())
-        .create(
-            &PostParams::default(),
-            &pc_namespaced::ClusterProviderConfig::new(
-                "default",
-                pc_namespaced::ClusterProviderConfigSpec(spec),
-            ),
-        )
-        .await
-        .unwrap();
+    support::cluster::tailscale_provider_config(&client, &fake.url, API_KEY).await;
 
     let ports = (free_port(), free_port());
     let dir = server.dir().to_path_buf();

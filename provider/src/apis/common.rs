@@ -139,3 +139,131 @@ pub struct TypedReference {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uid: Option<String>,
 }
+
+/// The ProviderConfig kinds of one API group pair, in the modules
+/// `pc_namespaced` (ProviderConfig, ClusterProviderConfig and
+/// ProviderConfigUsage of `$namespaced_group`) and `pc_cluster`
+/// (ProviderConfig and ProviderConfigUsage of `$legacy_group`). They differ
+/// between groups only in the names, one printed column and the docs; the
+/// invoking module defines `ProviderConfigSpec`. (kube's derive takes
+/// literal strings, hence a macro rather than generics.)
+macro_rules! provider_config_kinds {
+    (
+        namespaced_group: $namespaced_group:tt,
+        legacy_group: $legacy_group:tt,
+        category: $category:tt,
+        column: ($column:tt, $column_path:tt),
+        namespaced_doc: $namespaced_doc:tt,
+        cluster_doc: $cluster_doc:tt,
+        legacy_doc: $legacy_doc:tt $(,)?
+    ) => {
+        /// ProviderConfigs and usages of the namespaced group.
+        pub mod pc_namespaced {
+            use super::*;
+
+            #[doc = $namespaced_doc]
+            #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+            #[kube(
+                group = $namespaced_group,
+                version = "v1alpha1",
+                kind = "ProviderConfig",
+                namespaced,
+                status = "ProviderConfigStatus",
+                category = "crossplane",
+                category = "provider",
+                category = $category,
+                printcolumn(name = $column, type_ = "string", json_path = $column_path),
+                printcolumn(name = "USERS", type_ = "integer", json_path = ".status.users"),
+                printcolumn(name = "AGE", type_ = "date", json_path = ".metadata.creationTimestamp"),
+                doc = $namespaced_doc
+            )]
+            pub struct ProviderConfigSpecNs(pub ProviderConfigSpec);
+
+            #[doc = $cluster_doc]
+            #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+            #[kube(
+                group = $namespaced_group,
+                version = "v1alpha1",
+                kind = "ClusterProviderConfig",
+                status = "ProviderConfigStatus",
+                category = "crossplane",
+                category = "provider",
+                category = $category,
+                printcolumn(name = $column, type_ = "string", json_path = $column_path),
+                printcolumn(name = "USERS", type_ = "integer", json_path = ".status.users"),
+                printcolumn(name = "AGE", type_ = "date", json_path = ".metadata.creationTimestamp"),
+                doc = $cluster_doc
+            )]
+            pub struct ClusterProviderConfigSpec(pub ProviderConfigSpec);
+
+            /// Records that a managed resource uses a ProviderConfig or
+            /// ClusterProviderConfig (named by the resource's UID).
+            #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+            #[kube(
+                group = $namespaced_group,
+                version = "v1alpha1",
+                kind = "ProviderConfigUsage",
+                namespaced,
+                no_spec,
+                category = "crossplane",
+                category = "provider",
+                category = $category,
+                printcolumn(name = "CONFIG-NAME", type_ = "string", json_path = ".providerConfigRef.name"),
+                printcolumn(name = "RESOURCE-KIND", type_ = "string", json_path = ".resourceRef.kind"),
+                printcolumn(name = "RESOURCE-NAME", type_ = "string", json_path = ".resourceRef.name"),
+                printcolumn(name = "AGE", type_ = "date", json_path = ".metadata.creationTimestamp"),
+                doc = "A ProviderConfigUsage records that a managed resource uses a ProviderConfig."
+            )]
+            #[serde(rename_all = "camelCase")]
+            pub struct ProviderConfigUsageFields {
+                pub provider_config_ref: TypedProviderConfigReference,
+                pub resource_ref: TypedReference,
+            }
+        }
+
+        /// ProviderConfigs and usages of the legacy group.
+        pub mod pc_cluster {
+            use super::*;
+
+            #[doc = $legacy_doc]
+            #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+            #[kube(
+                group = $legacy_group,
+                version = "v1alpha1",
+                kind = "ProviderConfig",
+                status = "ProviderConfigStatus",
+                category = "crossplane",
+                category = "provider",
+                category = $category,
+                printcolumn(name = $column, type_ = "string", json_path = $column_path),
+                printcolumn(name = "USERS", type_ = "integer", json_path = ".status.users"),
+                printcolumn(name = "AGE", type_ = "date", json_path = ".metadata.creationTimestamp"),
+                doc = $legacy_doc
+            )]
+            pub struct ProviderConfigSpecCluster(pub ProviderConfigSpec);
+
+            /// Records that a legacy managed resource uses a ProviderConfig.
+            #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+            #[kube(
+                group = $legacy_group,
+                version = "v1alpha1",
+                kind = "ProviderConfigUsage",
+                no_spec,
+                category = "crossplane",
+                category = "provider",
+                category = $category,
+                printcolumn(name = "CONFIG-NAME", type_ = "string", json_path = ".providerConfigRef.name"),
+                printcolumn(name = "RESOURCE-KIND", type_ = "string", json_path = ".resourceRef.kind"),
+                printcolumn(name = "RESOURCE-NAME", type_ = "string", json_path = ".resourceRef.name"),
+                printcolumn(name = "AGE", type_ = "date", json_path = ".metadata.creationTimestamp"),
+                doc = "A ProviderConfigUsage records that a legacy managed resource uses a ProviderConfig."
+            )]
+            #[serde(rename_all = "camelCase")]
+            pub struct ProviderConfigUsageFields {
+                pub provider_config_ref: ProviderConfigReference,
+                pub resource_ref: TypedReference,
+            }
+        }
+    };
+}
+pub(crate) use provider_config_kinds;

@@ -91,3 +91,59 @@ pub async fn headscale_provider_config(
         .await
         .expect("create the ClusterProviderConfig")
 }
+
+/// The ClusterProviderConfig `default` for the Tailscale API at `base_url`
+/// (the fake), its API key `api_key` in the Secret
+/// `crossplane-system/tailscale` (key `token`). Returns it as created.
+pub async fn tailscale_provider_config(
+    client: &kube::Client,
+    base_url: &str,
+    api_key: &str,
+) -> provider_hybrid_spoke::apis::tailnet::pc_namespaced::ClusterProviderConfig {
+    use k8s_openapi::ByteString;
+    use k8s_openapi::api::core::v1::Secret;
+    use provider_hybrid_spoke::apis::SecretKeySelector;
+    use provider_hybrid_spoke::apis::tailnet::{
+        Backend, HeadscaleApi, ProviderConfigSpec, ProviderCredentials, pc_namespaced,
+    };
+
+    let secret = Secret {
+        metadata: ObjectMeta {
+            name: Some("tailscale".into()),
+            namespace: Some("crossplane-system".into()),
+            ..Default::default()
+        },
+        data: Some([("token".to_string(), ByteString(api_key.as_bytes().to_vec()))].into()),
+        ..Default::default()
+    };
+    Api::<Secret>::namespaced(client.clone(), "crossplane-system")
+        .create(&PostParams::default(), &secret)
+        .await
+        .expect("create the Tailscale API key Secret");
+    let spec = ProviderConfigSpec {
+        backend: Backend::Tailscale,
+        base_url: Some(base_url.into()),
+        tailnet: "-".into(),
+        headscale_api: HeadscaleApi::Auto,
+        headscale_user: None,
+        credentials: ProviderCredentials {
+            api_key_secret_ref: Some(SecretKeySelector {
+                name: "tailscale".into(),
+                namespace: Some("crossplane-system".into()),
+                key: "token".into(),
+            }),
+            oauth: None,
+        },
+        acl_guardrails: None,
+    };
+    Api::<pc_namespaced::ClusterProviderConfig>::all(client.clone())
+        .create(
+            &PostParams::default(),
+            &pc_namespaced::ClusterProviderConfig::new(
+                "default",
+                pc_namespaced::ClusterProviderConfigSpec(spec),
+            ),
+        )
+        .await
+        .expect("create the ClusterProviderConfig")
+}
