@@ -6,8 +6,10 @@
 //! (a) `function_hybrid_spoke::run` in-process for a full request — the XR
 //!     `examples/aws/xr.yaml` with the Input `examples/input.yaml`, read at
 //!     run time (an inline XR when they are missing; the output says which),
-//!     for the first reconcile (nothing observed) and the steady state
-//!     (everything it desired is observed).
+//!     for the first reconcile (nothing observed), the steady state
+//!     (everything it desired is observed, as applied) and the full spoke
+//!     (`examples/aws/observed/all-ready`: every part ready, the tailnet part
+//!     in the spoke included, connection details from the Secrets there).
 //! (b) RunFunction over loopback gRPC (plaintext, one HTTP/2 connection as
 //!     Crossplane keeps) against the `function-hybrid-spoke` binary that cargo
 //!     builds beside this bench, i.e. with the bench (= release) profile:
@@ -19,18 +21,20 @@
 //! bound of what the server alone does. Without `--bench` on the command
 //! line (`cargo test --benches`) it runs a few iterations only, as a smoke test.
 
+#[path = "support/grpc.rs"]
+mod grpc;
+
 use std::path::Path;
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 // The same allocator as the server binary, so (a) measures what it runs.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use function_sdk_rust::proto::v1::{
-    RequestMeta, Resource, ResponseMeta, Result as FnResult, RunFunctionRequest, Severity, State,
-};
+use function_sdk_rust::proto::v1::{RequestMeta, Resource, RunFunctionRequest, Severity, State};
 use function_sdk_rust::resource::json_to_struct;
+use grpc::{Error, Server, SummaryClient, fmt, percentile};
 use serde_json::{Value, json};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_function-hybrid-spoke");
@@ -40,8 +44,6 @@ const GRPC_P99_TARGET: Duration = Duration::from_millis(1);
 const THROUGHPUT_TARGET: f64 = 5_000.0;
 const RSS_TARGET_MIB: f64 = 20.0;
 const IN_FLIGHT: usize = 16;
-
-type Error = Box<dyn std::error::Error + Send + Sync>;
 
 /// How long each part runs.
 struct Plan {
@@ -111,7 +113,18 @@ fn bench(plan: &Plan) -> Result<usize, Error> {
         .unwrap_or(0);
     let steady = steady_state(&request, &first);
     println!("\n(a) function_hybrid_spoke::run in-process ({composed} composed resources)");
-    for (name, req) in [("first reconcile", &request), ("steady state", &steady)] {
+    let mut requests = vec![
+        ("first reconcile", request.clone()),
+        ("steady state", steady),
+    ];
+    if let Some(full) = all_ready_request() {
+        let resources = function_hybrid_spoke::run(&full)
+            .desired
+            .map_or(0, |d| d.resources.len());
+        println!("    full spoke: {resources} composed resources");
+        requests.push(("full spoke", full));
+    }
+    for (name, req) in &requests {
         let times = time_run(req, plan);
         let (median, p99) = (percentile(&times, 0.50), percentile(&times, 0.99));
         let verdict = verdict(median <= COMPOSE_MEDIAN_TARGET, &mut missed);
@@ -160,17 +173,23 @@ async fn grpc(
     missed: &mut usize,
 ) -> Result<(), Error> {
     println!("\n(b) RunFunction over loopback gRPC against {BINARY}");
-    let mut server = Server::start()?;
+    let mut server = Server::start(
+        BINARY,
+        &[
+            "--insecure",
+            "--address",
+            "127.0.0.1:{port}",
+            "--metrics-address",
+            "127.0.0.1:0",
+        ],
+        &[],
+    )?;
     server.wait_listening().await?;
     // Let the allocator and runtime settle before the idle reading.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss_start = server.rss_mib()?;
 
-    let channel =
-        tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{}", server.port))?
-            .connect()
-            .await?;
-    let client = SummaryClient::new(channel, composed);
+    let client = SummaryClient::new(server.channel().await?, composed);
 
     // 1 in flight
     let mut one = client.clone();
@@ -235,153 +254,6 @@ async fn grpc(
     Ok(())
 }
 
-/// What this client reads of a `RunFunctionResponse`: the meta and results
-/// in full, the desired resources as raw bytes. Crossplane decodes the whole
-/// response, but here the client shares the two cores with the server, and
-/// turning ~60 KB of `Struct`s into maps would measure the client.
-#[derive(Clone, PartialEq, prost::Message)]
-struct ResponseSummary {
-    #[prost(message, optional, tag = "1")]
-    meta: Option<ResponseMeta>,
-    #[prost(message, optional, tag = "2")]
-    desired: Option<StateSummary>,
-    #[prost(message, repeated, tag = "3")]
-    results: Vec<FnResult>,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct StateSummary {
-    #[prost(bytes = "vec", optional, tag = "1")]
-    composite: Option<Vec<u8>>,
-    #[prost(map = "string, bytes", tag = "2")]
-    resources: std::collections::HashMap<String, Vec<u8>>,
-}
-
-/// A RunFunction client that decodes responses as [`ResponseSummary`] and
-/// checks each one: the tag echoed, no FATAL, every resource present.
-#[derive(Clone)]
-struct SummaryClient {
-    grpc: tonic::client::Grpc<tonic::transport::Channel>,
-    expected_resources: usize,
-}
-
-impl SummaryClient {
-    fn new(channel: tonic::transport::Channel, expected_resources: usize) -> Self {
-        SummaryClient {
-            grpc: tonic::client::Grpc::new(channel).max_decoding_message_size(64 << 20),
-            expected_resources,
-        }
-    }
-
-    async fn run_function(
-        &mut self,
-        request: RunFunctionRequest,
-    ) -> Result<ResponseSummary, tonic::Status> {
-        let tag = request
-            .meta
-            .as_ref()
-            .map(|m| m.tag.clone())
-            .unwrap_or_default();
-        self.grpc
-            .ready()
-            .await
-            .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
-        let path = tonic::codegen::http::uri::PathAndQuery::from_static(
-            "/apiextensions.fn.proto.v1.FunctionRunnerService/RunFunction",
-        );
-        let codec = tonic_prost::ProstCodec::<RunFunctionRequest, ResponseSummary>::default();
-        let response = self
-            .grpc
-            .unary(tonic::Request::new(request), path, codec)
-            .await?
-            .into_inner();
-        let echoed = response.meta.as_ref().map(|m| m.tag.as_str()) == Some(tag.as_str());
-        let fatal = response
-            .results
-            .iter()
-            .any(|r| r.severity == Severity::Fatal as i32);
-        let resources = response.desired.as_ref().map_or(0, |d| d.resources.len());
-        if !echoed || fatal || resources != self.expected_resources {
-            return Err(tonic::Status::internal(format!(
-                "unexpected response: tag echoed {echoed}, fatal {fatal}, {resources} of {} resources",
-                self.expected_resources
-            )));
-        }
-        Ok(response)
-    }
-}
-
-/// The `function-hybrid-spoke` binary, killed on drop.
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Server {
-    fn start() -> Result<Self, Error> {
-        let port = free_port()?;
-        let metrics = free_port()?;
-        let child = Command::new(BINARY)
-            .args(["--insecure", "--address", &format!("127.0.0.1:{port}")])
-            .args(["--metrics-address", &format!("127.0.0.1:{metrics}")])
-            .env_remove("DEBUG")
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("cannot start {BINARY}: {e}"))?;
-        Ok(Self { child, port })
-    }
-
-    async fn wait_listening(&mut self) -> Result<(), Error> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.child.try_wait()? {
-                return Err(format!("the server exited with {status}").into());
-            }
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-                .await
-                .is_ok()
-            {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                return Err("the server is not listening after 20 s".into());
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    /// A `/proc/<pid>/status` field in KiB.
-    fn status_field(&self, field: &str) -> Option<f64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
-        let line = status
-            .lines()
-            .find(|l| l.starts_with(&format!("{field}:")))?;
-        line.split_whitespace().nth(1)?.parse().ok()
-    }
-
-    fn rss_mib(&self) -> Result<f64, Error> {
-        self.status_field("VmRSS")
-            .map(|kib| kib / 1024.0)
-            .ok_or_else(|| "cannot read VmRSS from /proc".into())
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> Result<u16, Error> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
 /// The request Crossplane sends for the example XR's first reconcile.
 fn example_request() -> Result<(RunFunctionRequest, String), Error> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -430,6 +302,28 @@ fn example_request() -> Result<(RunFunctionRequest, String), Error> {
     Ok((request, source))
 }
 
+/// The request once every part of the example spoke is ready, as
+/// `hybrid-spoke render --observed examples/aws/observed/all-ready` builds
+/// it; `None` when the examples are not beside the bench.
+fn all_ready_request() -> Option<RunFunctionRequest> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let load = |path: &str| -> Option<Vec<Value>> {
+        let text = std::fs::read_to_string(root.join(path)).ok()?;
+        serde_yaml::Deserializer::from_str(&text)
+            .map(|d| serde::Deserialize::deserialize(d).ok())
+            .collect::<Option<Vec<Value>>>()
+    };
+    let xr = load("examples/aws/xr.yaml")?.into_iter().next()?;
+    let input = load("examples/input.yaml")?.into_iter().next()?;
+    let observed: Vec<Value> = load("examples/aws/observed/all-ready/resources.yaml")?
+        .into_iter()
+        .filter(|v| !v.is_null())
+        .collect();
+    let (request, _) =
+        function_hybrid_spoke::render::request_for(xr.as_object()?, &xr, &observed, &input).ok()?;
+    Some(request)
+}
+
 /// The next reconcile once everything desired exists: the desired composed
 /// resources are observed (as applied; no provider status).
 fn steady_state(
@@ -453,22 +347,4 @@ fn steady_state(
             .collect();
     }
     next
-}
-
-fn percentile(times: &[Duration], q: f64) -> Duration {
-    let mut sorted = times.to_vec();
-    sorted.sort_unstable();
-    sorted
-        .get(((sorted.len().saturating_sub(1)) as f64 * q).round() as usize)
-        .copied()
-        .unwrap_or_default()
-}
-
-fn fmt(d: Duration) -> String {
-    let micros = d.as_secs_f64() * 1e6;
-    if micros < 1_000.0 {
-        format!("{micros:.1} µs")
-    } else {
-        format!("{:.2} ms", micros / 1_000.0)
-    }
 }

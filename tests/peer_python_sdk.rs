@@ -65,8 +65,9 @@ fn request(case: &examples::Case, tag: &str) -> Value {
             .map(|e| e.expect("a dir entry").path())
             .collect();
         files.sort();
-        for file in files {
-            for resource in read_documents(&file) {
+        // The composed resources; their connection Secrets are not sent here.
+        for file in files.iter().filter(|f| f.ends_with("resources.yaml")) {
+            for resource in read_documents(file) {
                 let name = resource
                     .pointer("/metadata/annotations/crossplane.io~1composition-resource-name")
                     .and_then(Value::as_str)

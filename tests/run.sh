@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's one test command (README): builds and caches the real peers
-# (tests/tools/peers.sh), then runs every Rust test of the workspace.
+# (tests/tools/peers.sh) and the packages (tests/tools/xpkg.sh), then runs
+# every Rust test of the workspace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,7 +24,22 @@ if [ -x tests/tools/peers.sh ] || [ -f tests/tools/peers.sh ]; then
   # shellcheck disable=SC1091
   [ -f target/peers/env.sh ] && . target/peers/env.sh
 fi
+# The side-by-side bench's peers (function-patch-and-transform, the
+# function-kcl attempt): its smoke run below keeps the comparison honest.
+bash benches/side-by-side/peers.sh
+# shellcheck disable=SC1091
+. target/peers/side-by-side/env.sh
 peers_done=$(date +%s)
 
+# The Crossplane packages tests/packages.rs reads: release binaries, runtime
+# images and `crossplane xpkg build` into target/xpkg/ (incremental).
+bash tests/tools/xpkg.sh
+xpkg_done=$(date +%s)
+# tests/e2e/ runs the function as it ships: its release binary (xpkg.sh built it).
+export HYBRID_SPOKE_E2E_FUNCTION_BIN=$PWD/target/release/function-hybrid-spoke
+
 cargo test --workspace --locked "$@"
-echo "tests/run.sh: peers $((peers_done - start))s, tests $(( $(date +%s) - peers_done ))s"
+# One short round of benches/side_by_side.rs: each peer answers the same
+# requests with the same desired resources as this function.
+cargo test --locked -p function-hybrid-spoke --bench side_by_side
+echo "tests/run.sh: peers $((peers_done - start))s, packages $((xpkg_done - peers_done))s, tests $(( $(date +%s) - xpkg_done ))s"

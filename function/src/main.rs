@@ -85,6 +85,12 @@ struct Cli {
     /// means every interface); empty disables them.
     #[arg(long, env = "METRICS_ADDRESS", default_value = ":8080")]
     metrics_address: String,
+
+    /// Seconds in-flight calls may take after SIGTERM. Health turns
+    /// NOT_SERVING at once and open health watches end; the process exits
+    /// when the calls finished or this has passed.
+    #[arg(long, default_value_t = 10)]
+    grace_period_seconds: u64,
 }
 
 impl Cli {
@@ -188,6 +194,7 @@ fn desired_count(state: Option<&function_sdk_rust::proto::v1::State>) -> usize {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::configure(cli.debug);
+    let grace = std::time::Duration::from_secs(cli.grace_period_seconds);
     let args = match cli.into_args() {
         Ok(args) => args,
         Err(e) => {
@@ -195,7 +202,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match function_hybrid_spoke::server::serve(HybridSpoke, &args).await {
+    match function_hybrid_spoke::server::serve_with_grace(HybridSpoke, &args, grace).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "cannot serve the function");
@@ -242,5 +249,15 @@ mod tests {
         assert_eq!(args.max_recv_message_size, Some(4 * MIB));
         assert_eq!(args.metrics_address, ":8080");
         assert!(!args.insecure);
+    }
+
+    #[test]
+    fn grace_period_defaults_to_ten_seconds() {
+        let cli = Cli::parse_from(["function-hybrid-spoke"]);
+        assert_eq!(cli.grace_period_seconds, 10);
+        assert_eq!(
+            std::time::Duration::from_secs(cli.grace_period_seconds),
+            function_hybrid_spoke::server::DEFAULT_GRACE_PERIOD
+        );
     }
 }

@@ -45,19 +45,27 @@ pub struct ZonePlan {
 }
 
 /// Checks the claim's network and plans subnets, or says what is wrong.
+///
+/// `zone_names` are the zones the platform knows in `region` (the Input's
+/// `zones`, or the cloud's usual names).
 pub fn plan(
     cloud: Cloud,
+    region: &str,
     network: &Network,
     zone_names: &[String],
 ) -> Result<NetworkPlan, Vec<Invalid>> {
     let mut errors = Vec::new();
-    let vpc = parse_private(
-        "spec.network.vpcCidr",
-        &network.vpc_cidr,
-        cloud,
-        false,
-        &mut errors,
-    );
+    let vpc = match network.vpc_cidr.as_deref() {
+        Some(vpc) => parse_private("spec.network.vpcCidr", vpc, cloud, false, &mut errors),
+        None => {
+            errors.push(Invalid::new(
+                "spec.network.vpcCidr",
+                "",
+                "must be set, or allocated from the function input's addressPlan",
+            ));
+            None
+        }
+    };
     let services = parse_private(
         "spec.network.serviceCidr",
         &network.service_cidr,
@@ -124,21 +132,8 @@ pub fn plan(
     }
 
     let zones_wanted = usize::from(network.availability_zones);
-    if !(2..=3).contains(&zones_wanted) {
-        errors.push(Invalid::new(
-            "spec.network.availabilityZones",
-            network.availability_zones,
-            "must be 2 or 3",
-        ));
-    } else if zone_names.len() < zones_wanted {
-        errors.push(Invalid::new(
-            "spec.network.availabilityZones",
-            network.availability_zones,
-            format!(
-                "exceeds the {} zones the platform knows in the region",
-                zone_names.len()
-            ),
-        ));
+    if let Some(error) = zone_count(cloud, region, zones_wanted, zone_names) {
+        errors.push(error);
     }
 
     let mut zones = Vec::new();
@@ -199,6 +194,44 @@ pub fn plan(
         }),
         _ => Err(errors),
     }
+}
+
+/// The zone count must be one the platform spreads over and the region
+/// offers. Says which region, how many were asked for, and which setting
+/// (the claim's count or the Input's zone list) would fix it.
+fn zone_count(cloud: Cloud, region: &str, wanted: usize, known: &[String]) -> Option<Invalid> {
+    let field = "spec.network.availabilityZones";
+    let c = cloud.as_str();
+    let offered = match known.len() {
+        0 => "none".to_string(),
+        n => format!("{n} ({})", known.join(", ")),
+    };
+    if !(2..=3).contains(&wanted) {
+        return Some(Invalid::new(
+            field,
+            wanted,
+            format!(
+                "must be 2 or 3: EKS needs subnets in at least two zones, and the platform spreads over at most three \
+                 (asked for {wanted} in region {region}, where the platform knows {offered}): set {field} to 2 or 3"
+            ),
+        ));
+    }
+    if known.len() < wanted {
+        let fewer = if known.len() >= 2 {
+            format!("set {field} to {}, or ", known.len())
+        } else {
+            String::new()
+        };
+        return Some(Invalid::new(
+            field,
+            wanted,
+            format!(
+                "asks for {wanted} zones in region {region}, where the platform knows only {offered}: \
+                 {fewer}list {wanted} zones for {region} in the Input's input.{c}.zones[{region}]"
+            ),
+        ));
+    }
+    None
 }
 
 /// Splits a VPC into one private subnet per zone (a quarter each) and one
@@ -290,7 +323,7 @@ mod tests {
 
     fn network(vpc: &str) -> Network {
         Network {
-            vpc_cidr: vpc.to_string(),
+            vpc_cidr: Some(vpc.to_string()),
             pod_cidr: None,
             service_cidr: "172.20.0.0/16".to_string(),
             availability_zones: 3,
@@ -311,7 +344,8 @@ mod tests {
 
     #[test]
     fn a_16_is_split_into_three_private_quarters_and_three_public_sixteenths() {
-        let plan = plan(Cloud::Aws, &network("10.20.0.0/16"), &zones()).expect("valid");
+        let plan =
+            plan(Cloud::Aws, "eu-west-1", &network("10.20.0.0/16"), &zones()).expect("valid");
         let private: Vec<String> = plan
             .zones
             .iter()
@@ -332,8 +366,10 @@ mod tests {
 
     #[test]
     fn a_24_still_fits_and_a_25_is_too_small() {
-        assert!(plan(Cloud::Aws, &network("10.20.0.0/24"), &zones()).is_ok());
-        let errors = messages(plan(Cloud::Aws, &network("10.20.0.0/25"), &zones()).unwrap_err());
+        assert!(plan(Cloud::Aws, "eu-west-1", &network("10.20.0.0/24"), &zones()).is_ok());
+        let errors = messages(
+            plan(Cloud::Aws, "eu-west-1", &network("10.20.0.0/25"), &zones()).unwrap_err(),
+        );
         assert_eq!(errors.len(), 1);
         assert!(
             errors[0].starts_with("spec.network.vpcCidr 10.20.0.0/25 is too small"),
@@ -343,18 +379,21 @@ mod tests {
 
     #[test]
     fn public_and_malformed_ranges_are_named() {
-        let errors = messages(plan(Cloud::Aws, &network("8.8.0.0/16"), &zones()).unwrap_err());
+        let errors =
+            messages(plan(Cloud::Aws, "eu-west-1", &network("8.8.0.0/16"), &zones()).unwrap_err());
         assert!(
             errors[0]
                 .starts_with("spec.network.vpcCidr 8.8.0.0/16 must lie in private address space"),
             "{errors:?}"
         );
-        let errors = messages(plan(Cloud::Aws, &network("10.0.0.0/33"), &zones()).unwrap_err());
+        let errors =
+            messages(plan(Cloud::Aws, "eu-west-1", &network("10.0.0.0/33"), &zones()).unwrap_err());
         assert_eq!(
             errors[0],
             "spec.network.vpcCidr 10.0.0.0/33 must be an IPv4 CIDR, e.g. 10.20.0.0/16"
         );
-        let errors = messages(plan(Cloud::Aws, &network("10.0.0.1/16"), &zones()).unwrap_err());
+        let errors =
+            messages(plan(Cloud::Aws, "eu-west-1", &network("10.0.0.1/16"), &zones()).unwrap_err());
         assert_eq!(
             errors[0],
             "spec.network.vpcCidr 10.0.0.1/16 must be a network address: did you mean 10.0.0.0/16?"
@@ -365,8 +404,15 @@ mod tests {
     fn overlapping_ranges_name_both_fields() {
         let mut net = network("10.0.0.0/16");
         net.pod_cidr = Some("10.0.0.0/16".to_string());
-        let errors =
-            messages(plan(Cloud::Azure, &net, &["1".into(), "2".into(), "3".into()]).unwrap_err());
+        let errors = messages(
+            plan(
+                Cloud::Azure,
+                "westeurope",
+                &net,
+                &["1".into(), "2".into(), "3".into()],
+            )
+            .unwrap_err(),
+        );
         assert_eq!(
             errors,
             ["spec.network.podCidr 10.0.0.0/16 overlaps spec.network.vpcCidr 10.0.0.0/16"]
@@ -374,7 +420,7 @@ mod tests {
 
         let mut net = network("172.20.0.0/16");
         net.service_cidr = "172.20.128.0/20".to_string();
-        let errors = messages(plan(Cloud::Aws, &net, &zones()).unwrap_err());
+        let errors = messages(plan(Cloud::Aws, "eu-west-1", &net, &zones()).unwrap_err());
         assert_eq!(
             errors,
             [
@@ -387,6 +433,7 @@ mod tests {
     fn azure_uses_the_first_half_of_the_vnet_for_nodes_and_the_default_pod_range() {
         let plan = plan(
             Cloud::Azure,
+            "westeurope",
             &network("10.30.0.0/16"),
             &["1".into(), "2".into(), "3".into()],
         )
@@ -406,8 +453,15 @@ mod tests {
     fn azure_rejects_its_reserved_ranges() {
         let mut net = network("10.30.0.0/16");
         net.service_cidr = "172.31.0.0/16".to_string();
-        let errors =
-            messages(plan(Cloud::Azure, &net, &["1".into(), "2".into(), "3".into()]).unwrap_err());
+        let errors = messages(
+            plan(
+                Cloud::Azure,
+                "westeurope",
+                &net,
+                &["1".into(), "2".into(), "3".into()],
+            )
+            .unwrap_err(),
+        );
         assert_eq!(
             errors,
             ["spec.network.serviceCidr 172.31.0.0/16 overlaps 172.31.0.0/16, which AKS reserves"]

@@ -17,6 +17,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use function_sdk_rust::proto::v1::function_runner_service_server::FunctionRunnerService;
 use function_sdk_rust::proto::v1::{RunFunctionRequest, RunFunctionResponse};
@@ -27,6 +28,8 @@ use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 use tonic::{Request, Response, Status};
 use tonic_health::ServingStatus;
 
+use crate::health;
+
 use crate::metrics;
 use crate::wire::Encoding;
 
@@ -36,9 +39,35 @@ pub const SERVICE_NAME: &str = "apiextensions.fn.proto.v1.FunctionRunnerService"
 /// The HTTP/2 path of its one method.
 pub const RUN_FUNCTION_PATH: &str = "/apiextensions.fn.proto.v1.FunctionRunnerService/RunFunction";
 
+/// How long in-flight calls may take after SIGTERM unless told otherwise.
+pub const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(10);
+
 /// Serves `function` as `args` say until SIGTERM or SIGINT, then shuts down
-/// gracefully.
+/// gracefully within [`DEFAULT_GRACE_PERIOD`].
 pub async fn serve<F: FunctionRunnerService>(function: F, args: &Args) -> Result<(), Error> {
+    serve_with_grace(function, args, DEFAULT_GRACE_PERIOD).await
+}
+
+/// Serves until SIGTERM or SIGINT. Then, in order: health turns
+/// `NOT_SERVING` (every open health `Watch` stream gets it and ends), no new
+/// calls are taken, in-flight RunFunction calls finish, and the process
+/// returns once they did or `grace` has passed, whichever comes first.
+pub async fn serve_with_grace<F: FunctionRunnerService>(
+    function: F,
+    args: &Args,
+    grace: Duration,
+) -> Result<(), Error> {
+    serve_until(function, args, grace, shutdown_signal()).await
+}
+
+/// As [`serve_with_grace`], shutting down when `signal` completes instead of
+/// on SIGTERM: tests stop a server in-process this way.
+pub async fn serve_until<F: FunctionRunnerService>(
+    function: F,
+    args: &Args,
+    grace: Duration,
+    signal: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
     let address: SocketAddr = args.address.parse()?;
 
     let mut builder = tonic::transport::Server::builder();
@@ -57,13 +86,17 @@ pub async fn serve<F: FunctionRunnerService>(function: F, args: &Args) -> Result
         .register_encoded_file_descriptor_set(function_sdk_rust::proto::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
 
-    // Set before the server listens, so no probe sees anything else.
-    let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    for service in ["", SERVICE_NAME] {
-        health_reporter
-            .set_service_status(service, ServingStatus::Serving)
-            .await;
-    }
+    // SERVING before the server listens, so no probe sees anything else.
+    let (health_status, health_service) = health::service();
+    let stopping = Arc::new(tokio::sync::Notify::new());
+    let shutdown = {
+        let stopping = stopping.clone();
+        async move {
+            signal.await;
+            health_status.send_replace(ServingStatus::NotServing);
+            stopping.notify_one();
+        }
+    };
 
     // Like the Go SDK's, the metrics listener runs beside the gRPC server,
     // and failing to serve it is logged, never the function's failure.
@@ -77,7 +110,7 @@ pub async fn serve<F: FunctionRunnerService>(function: F, args: &Args) -> Result
     }
 
     tracing::info!(%address, insecure = args.insecure, "serving FunctionRunnerService");
-    builder
+    let server = builder
         .layer(metrics::Layer)
         .add_service(RunFunctionService {
             function: Arc::new(function),
@@ -86,8 +119,19 @@ pub async fn serve<F: FunctionRunnerService>(function: F, args: &Args) -> Result
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .serve_with_shutdown(address, shutdown_signal())
-        .await?;
+        .serve_with_shutdown(address, shutdown);
+    tokio::pin!(server);
+    let grace_over = async {
+        stopping.notified().await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        served = &mut server => served?,
+        () = grace_over => {
+            tracing::warn!(grace = ?grace, "grace period over: closing the calls still open");
+        }
+    }
+    tracing::info!("stopped");
     Ok(())
 }
 

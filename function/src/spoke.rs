@@ -28,6 +28,9 @@ pub const CLAIM_PLURAL: &str = "hybridspokes";
     {"rule": "self.cloud != 'aws' || !has(self.network.podCidr)", "message": "spec.network.podCidr applies to azure only: on aws, pods take addresses from the private subnets (VPC CNI)"},
     {"rule": "self.nodePools.all(a, self.nodePools.exists_one(b, b.name == a.name))", "message": "spec.nodePools names must be unique"},
     {"rule": "self.cloud != 'azure' || self.nodePools.all(p, p.name.matches('^[a-z][a-z0-9]{0,11}$'))", "message": "on azure a node pool name is 1-12 lowercase letters and digits, starting with a letter"},
+    // Only size(): a regular expression over map keys would not pass the
+    // API server's CEL cost limit. The function checks the characters.
+    {"rule": "self.cloud != 'aws' || !has(self.tags) || self.tags.all(k, size(k) <= 128)", "message": "on aws a tag key is at most 128 characters"},
 ]))]
 pub struct SpokeSpec {
     /// The cloud the spoke runs in.
@@ -55,13 +58,33 @@ pub struct SpokeSpec {
     pub finops: FinOps,
     /// Extra cloud tags for every cloud resource. Default: none.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[schemars(extend("maxProperties" = 32))]
+    #[schemars(extend(
+        "maxProperties" = 32,
+        "additionalProperties" = {"type": "string", "maxLength": 256},
+        "x-kubernetes-validations" = [
+            {"rule": "self.all(k, size(k) >= 1 && size(k) <= 512)", "message": "a tag key is 1-512 characters (AWS: 128)"},
+        ],
+    ))]
     pub tags: BTreeMap<String, String>,
     /// Name of the upjet (cluster) ProviderConfig used for every cloud
     /// resource. Default: `default`.
     #[serde(default = "default_provider_config")]
     #[schemars(default = "default_provider_config", length(min = 1, max = 253))]
     pub provider_config_name: String,
+    /// How the spoke joins the platform's tailnet. Default: a subnet router
+    /// for the spoke's network, no API-server proxy, no legacy routes.
+    #[serde(default)]
+    #[schemars(default = "TailnetSpec::default")]
+    pub tailnet: TailnetSpec,
+    /// Public hostnames served through the spoke's own Cloudflare tunnel.
+    /// Default: none (no tunnel).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edge: Option<EdgeSpec>,
+    /// Registration in the hub's Argo CD. Default: registered, no extra
+    /// labels.
+    #[serde(default)]
+    #[schemars(default = "ArgoCdSpec::default")]
+    pub argocd: ArgoCdSpec,
     /// AWS-only settings; required when `cloud` is `aws`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aws: Option<AwsSpec>,
@@ -138,6 +161,10 @@ pub struct NodePool {
     pub desired_size: Option<u32>,
     /// Kubernetes labels for the nodes. Default: none.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend(
+        "maxProperties" = 16,
+        "additionalProperties" = {"type": "string", "maxLength": 63, "pattern": LABEL_VALUE_OR_EMPTY_PATTERN},
+    ))]
     pub labels: BTreeMap<String, String>,
     /// Kubernetes taints for the nodes. Default: none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -174,9 +201,12 @@ pub enum TaintEffect {
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Network {
-    /// VPC (AWS) or VNet (Azure) range, /16 to /24.
+    /// VPC (AWS) or VNet (Azure) range, /16 to /24. Default: a block the
+    /// function allocates from the platform's pools (function input
+    /// `addressPlan`), recorded in `status.network.allocated`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = CIDR_PATTERN))]
-    pub vpc_cidr: String,
+    pub vpc_cidr: Option<String>,
     /// Pod range for Azure CNI overlay. Default on azure: `10.244.0.0/16`.
     /// Not used on aws, where pods take VPC addresses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -228,7 +258,7 @@ pub enum NatMode {
 #[serde(rename_all = "camelCase")]
 #[schemars(extend("x-kubernetes-validations" = [
     {"rule": "self.public || self.private", "message": "the API endpoint must be public, private or both"},
-    {"rule": "self.public || size(self.allowedCidrs) == 0", "message": "allowedCidrs only applies to a public endpoint"},
+    {"rule": "self.public || !has(self.allowedCidrs) || size(self.allowedCidrs) == 0", "message": "allowedCidrs only applies to a public endpoint"},
 ]))]
 pub struct ApiEndpoint {
     /// Reachable from the internet (restricted to `allowedCidrs`). Default: true.
@@ -277,9 +307,15 @@ pub struct FinOps {
     pub tier: String,
     /// Any further labels (and tags) to put on everything. Default: none.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[schemars(extend("maxProperties" = 16))]
+    #[schemars(extend(
+        "maxProperties" = 16,
+        "additionalProperties" = {"type": "string", "maxLength": 63, "pattern": LABEL_VALUE_OR_EMPTY_PATTERN},
+    ))]
     pub labels: BTreeMap<String, String>,
 }
+
+/// A Kubernetes label value, or empty (a label map's values).
+pub const LABEL_VALUE_OR_EMPTY_PATTERN: &str = r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$";
 
 /// A Kubernetes label value.
 pub const LABEL_VALUE_PATTERN: &str = r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$";
@@ -347,6 +383,93 @@ pub enum SkuTier {
     Premium,
 }
 
+/// The spoke on the tailnet. Its router always advertises the spoke's
+/// network; the platform's Input decides who may reach it.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TailnetSpec {
+    /// Expose the spoke's Kubernetes API on the tailnet through a
+    /// tailscale-operator `kube-apiserver` ProxyGroup: `auth` (callers are
+    /// impersonated as their tailnet identity's groups), `noauth` (the proxy
+    /// only forwards; Kubernetes authenticates) or `none`. Tailscale backend
+    /// only. Default: `none`.
+    #[serde(default)]
+    #[schemars(default = "ApiServerProxy::default")]
+    pub api_server: ApiServerProxy,
+    /// Further IPv4 or IPv6 routes the spoke's router advertises, e.g. an
+    /// on-premises range reachable from the spoke's network. Default: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32), inner(length(min = 9, max = 43)))]
+    pub legacy_routes: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ApiServerProxy {
+    Auth,
+    Noauth,
+    #[default]
+    // Not `off`: YAML 1.1 readers (kubectl, Argo CD) take an unquoted `off`
+    // for the boolean false, which the API server then refuses.
+    None,
+}
+
+impl ApiServerProxy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiServerProxy::Auth => "auth",
+            ApiServerProxy::Noauth => "noauth",
+            ApiServerProxy::None => "none",
+        }
+    }
+}
+
+/// The spoke's public hostnames, each routed to a service in the spoke.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct EdgeSpec {
+    /// Routes, in order; a request for a hostname no route names gets 404.
+    #[schemars(length(min = 1, max = 50))]
+    pub routes: Vec<EdgeRoute>,
+}
+
+/// One public hostname: either `hostname` (inside the platform's zone) or
+/// `subdomain` (of it).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {"rule": "has(self.hostname) != has(self.subdomain)", "message": "set exactly one of hostname and subdomain"},
+]))]
+pub struct EdgeRoute {
+    /// A full hostname, e.g. `payments.example.com`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 253))]
+    pub hostname: Option<String>,
+    /// A name under the platform's zone, e.g. `payments` for
+    /// `payments.<zone>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 63))]
+    pub subdomain: Option<String>,
+    /// The in-cluster URL requests go to, e.g.
+    /// `http://web.payments.svc.cluster.local:8080`.
+    #[schemars(length(min = 1, max = 512))]
+    pub service: String,
+}
+
+/// How the spoke appears in the hub's Argo CD.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ArgoCdSpec {
+    /// Extra labels on the spoke's Argo CD cluster Secret, for
+    /// ApplicationSet cluster generators. Default: none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend(
+        "maxProperties" = 16,
+        "additionalProperties" = {"type": "string", "maxLength": 63, "pattern": LABEL_VALUE_OR_EMPTY_PATTERN},
+    ))]
+    pub labels: BTreeMap<String, String>,
+}
+
 /// What the function reports on the XR. Written by the function, read by
 /// people (`kubectl get`) and by later reconciles (sticky values).
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
@@ -356,19 +479,99 @@ pub struct SpokeStatus {
     pub network: Option<NetworkStatus>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<ClusterStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tailnet: Option<TailnetStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edge: Option<EdgeStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub argocd: Option<ArgoCdStatus>,
+}
+
+/// The spoke's tunnel and the hostnames it serves.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct EdgeStatus {
+    pub hostnames: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tunnel_id: Option<String>,
+}
+
+/// The spoke in the hub's Argo CD.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ArgoCdStatus {
+    /// The cluster's name in Argo CD (ApplicationSet `{{.name}}`).
+    pub cluster_name: String,
+    /// The API server Argo CD reaches it at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+}
+
+/// The spoke on the tailnet, as its router and the operator report it.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TailnetStatus {
+    /// The tailscale-operator is deployed and ready (Tailscale backend).
+    #[serde(default)]
+    pub operator_ready: bool,
+    /// Hostname prefix of the spoke's routers on the tailnet.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub router_hostname: String,
+    /// The routers as the tailnet knows them, once they joined.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<TailnetDevice>,
+    /// Routes the spoke's router advertises.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub advertised_routes: Vec<String>,
+    /// Routes the tailnet approved and serves through the router.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approved_routes: Vec<String>,
+    /// The spoke's Kubernetes API on the tailnet (API-server proxy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_server_url: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TailnetDevice {
+    pub hostname: String,
+    #[serde(default, rename = "tailnetIPs", skip_serializing_if = "Vec::is_empty")]
+    pub tailnet_ips: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct NetworkStatus {
+    /// The spoke's VPC/VNet block from the platform's pools, when the claim
+    /// sets no `spec.network.vpcCidr`. Sticky: never re-allocated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allocated: Option<AllocatedNetwork>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub vpc_cidr: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pod_cidr: Option<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub service_cidr: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub zones: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub public_subnet_cidrs: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub private_subnet_cidrs: Vec<String>,
+}
+
+/// A block allocated to the spoke from a pool of the function input.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AllocatedNetwork {
+    pub vpc_cidr: String,
+    /// The pool it came from (`input.addressPlan.pools[].name`).
+    pub pool: String,
+    /// The allocation was seen in status with no earlier spoke holding an
+    /// overlapping range: the VPC/VNet may be composed. Until then the spoke
+    /// may still lose the block to a spoke created earlier.
+    #[serde(default)]
+    pub settled: bool,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]

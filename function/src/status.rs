@@ -20,6 +20,7 @@ pub fn report(composition: &Composition<'_>) -> Report {
     let plan = &spoke.network;
     let mut status = composition.status.clone();
     status.network = Some(NetworkStatus {
+        allocated: spoke.allocated.clone(),
         vpc_cidr: plan.vpc.to_string(),
         pod_cidr: plan.pods.map(|p| p.to_string()),
         service_cidr: plan.services.to_string(),

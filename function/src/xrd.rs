@@ -188,9 +188,8 @@ fn composition(name: &str, flavour: &str, input: &Value) -> Value {
     })
 }
 
-/// The Input's CRD, shipped in the function package so tools can validate a
-/// Composition's input (Crossplane does not install it).
-pub fn input_crd() -> Value {
+/// The Input's schema, with the three fields the API server owns.
+pub fn input_schema() -> Value {
     let mut schema = structural_schema::<Input>();
     if let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) {
         // The API server owns these three: no defaults, no schema of ours.
@@ -198,6 +197,13 @@ pub fn input_crd() -> Value {
         props.insert("kind".into(), json!({"type": "string"}));
         props.insert("metadata".into(), json!({"type": "object"}));
     }
+    schema
+}
+
+/// The Input's CRD, shipped in the function package so tools can validate a
+/// Composition's input (Crossplane does not install it).
+pub fn input_crd() -> Value {
+    let schema = input_schema();
     json!({
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",

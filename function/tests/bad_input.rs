@@ -147,17 +147,31 @@ fn every_broken_rule_names_field_value_and_rule() {
             }),
             "spec.nodePools[0].taints 1 taint(s) must be empty on azure",
         ),
+        // A name too long or with dots is shortened, not refused
+        // (tests/names.rs); what no cloud takes is refused.
         (
-            "cluster name with a dot",
+            "a reserved AWS tag key",
             AWS_XR,
-            Box::new(|xr| set(xr, "/metadata/name", json!("eu.payments"))),
-            "metadata.name eu.payments gives the cloud cluster name team-payments-eu.payments, which must not contain '.'",
+            Box::new(|xr| xr["spec"]["tags"]["aws:owner"] = json!("me")),
+            "spec.tags[aws:owner] key \"aws:owner\" must be an AWS tag key",
         ),
         (
-            "cluster name too long",
+            "an AWS tag value with a character AWS refuses",
             AWS_XR,
-            Box::new(|xr| set(xr, "/metadata/name", json!("a".repeat(60)))),
-            "which is longer than 63 characters",
+            Box::new(|xr| xr["spec"]["tags"]["owner"] = json!("me;you")),
+            "spec.tags[owner] \"me;you\" must be an AWS tag value: at most 256 letters, digits, spaces and '_.:/=+-@'",
+        ),
+        (
+            "an Azure tag key with a slash",
+            AZURE_XR,
+            Box::new(|xr| xr["spec"]["tags"]["team/owner"] = json!("me")),
+            "spec.tags[team/owner] key \"team/owner\" must be an Azure tag key",
+        ),
+        (
+            "a node label key Kubernetes refuses",
+            AWS_XR,
+            Box::new(|xr| set(xr, "/spec/nodePools/0/labels", json!({"bad key": "x"}))),
+            "spec.nodePools[0].labels[bad key] key \"bad key\" must be a Kubernetes label key",
         ),
         (
             "duplicate pool names",
@@ -197,13 +211,13 @@ fn every_broken_rule_names_field_value_and_rule() {
             "wrong type",
             AWS_XR,
             Box::new(|xr| set(xr, "/spec/nodePools/0/maxSize", json!("six"))),
-            "spec.nodePools[0].maxSize is invalid: invalid type: string \"six\", expected u32",
+            "spec.nodePools[0].maxSize: expected a whole number between 1 and 1000, got \"six\"",
         ),
         (
             "unknown cloud",
             AWS_XR,
             Box::new(|xr| set(xr, "/spec/cloud", json!("gcp"))),
-            "spec.cloud is invalid: unknown variant `gcp`",
+            "spec.cloud: expected one of \"aws\", \"azure\", got \"gcp\"",
         ),
         (
             "bad admin ARN",
@@ -252,9 +266,7 @@ fn an_input_missing_a_cloud_names_it() {
     input.as_object_mut().map(|i| i.remove("azure"));
     let rsp = run(&request(&yaml(AWS_XR), Some(&input)));
     assert!(
-        rsp.results[0]
-            .message
-            .contains("input is invalid: missing field `azure`"),
+        rsp.results[0].message.contains("input.azure is required"),
         "{}",
         rsp.results[0].message
     );

@@ -919,6 +919,65 @@ async fn health_reports_serving() {
     assert_serving(function.plain_channel().await).await;
 }
 
+/// SIGTERM: health turns NOT_SERVING at once, an open health Watch gets it
+/// and ends, and the process exits by itself well within the grace period
+/// (before this, an open Watch kept the process alive).
+#[tokio::test]
+async fn sigterm_turns_health_not_serving_ends_watches_and_exits() {
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_check_response::ServingStatus;
+    let mut function = Launch::insecure()
+        .arg("--grace-period-seconds")
+        .arg("5")
+        .start()
+        .await;
+    let mut health =
+        tonic_health::pb::health_client::HealthClient::new(function.plain_channel().await);
+    let mut watches = Vec::new();
+    for service in ["", SERVICE] {
+        let mut stream = health
+            .watch(HealthCheckRequest {
+                service: service.to_string(),
+            })
+            .await
+            .expect("health Watch")
+            .into_inner();
+        let first = stream
+            .message()
+            .await
+            .expect("a first status")
+            .expect("a status");
+        assert_eq!(first.status, ServingStatus::Serving as i32, "{service:?}");
+        watches.push((service, stream));
+    }
+    let started = Instant::now();
+    let killed = Command::new("kill")
+        .arg("-TERM")
+        .arg(function.child.id().to_string())
+        .status()
+        .expect("run kill");
+    assert!(killed.success());
+    for (service, mut stream) in watches {
+        let next = tokio::time::timeout(Duration::from_secs(3), stream.message())
+            .await
+            .unwrap_or_else(|_| panic!("{service:?}: no status within 3 s of SIGTERM"))
+            .expect("the status")
+            .expect("a status before the end");
+        assert_eq!(next.status, ServingStatus::NotServing as i32, "{service:?}");
+        let end = tokio::time::timeout(Duration::from_secs(3), stream.message())
+            .await
+            .unwrap_or_else(|_| panic!("{service:?}: the Watch stayed open after NOT_SERVING"));
+        assert!(matches!(end, Ok(None)), "{service:?}: {end:?}");
+    }
+    let status = function.wait_exit().await;
+    assert!(status.success(), "{status}:\n{}", function.log());
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "exit took {:?} with nothing in flight",
+        started.elapsed()
+    );
+}
+
 async fn assert_serving(channel: Channel) {
     use tonic_health::pb::HealthCheckRequest;
     use tonic_health::pb::health_check_response::ServingStatus;

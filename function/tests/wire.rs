@@ -5,7 +5,7 @@
 #[path = "support/rng.rs"]
 mod rng;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use function_hybrid_spoke::render;
@@ -75,20 +75,16 @@ fn example_requests() -> Vec<(String, function_sdk_rust::proto::v1::RunFunctionR
                 ));
             }
             for (stage, observed) in &stages {
-                let by_name: BTreeMap<String, &serde_json::Value> = observed
-                    .iter()
-                    .map(|o| {
-                        let name =
-                            o["metadata"]["annotations"]["crossplane.io/composition-resource-name"]
-                                .as_str()
-                                .expect("observed resources carry their composition-resource-name");
-                        (name.to_string(), o)
-                    })
-                    .collect();
-                requests.push((
-                    format!("{cloud} {xr_file} {stage}"),
-                    render::request(xr, &by_name, &input),
-                ));
+                // As `hybrid-spoke render` builds it: connection details from
+                // the connection Secrets beside the resources.
+                let (request, _) = render::request_for(
+                    xr,
+                    &serde_json::Value::Object(xr.clone()),
+                    observed,
+                    &input,
+                )
+                .expect("the observed examples are well-formed");
+                requests.push((format!("{cloud} {xr_file} {stage}"), request));
             }
         }
     }

@@ -41,6 +41,7 @@ fn tunnel(i: usize) -> namespaced::Tunnel {
     let mut t = namespaced::Tunnel::new(
         &format!("spoke-{i}"),
         namespaced::TunnelSpec {
+            rotation: None,
             for_provider: TunnelParameters {
                 zone: "example.com".into(),
                 ingress: vec![

@@ -20,7 +20,8 @@ use crate::apis::{
 };
 use crate::managed::usage::{resource_ref, usage_meta};
 use crate::managed::{
-    Connector, Creation, ExternalClient, ExternalError, Managed, Observation, Readiness, Updated,
+    Connector, Creation, ErrorKind, ExternalClient, ExternalError, Managed, Observation, Readiness,
+    Updated,
 };
 use crate::providerconfig;
 use crate::tailnetkey::TailnetConnector;
@@ -159,10 +160,13 @@ pub fn check_guardrails(
     if problems.is_empty() {
         return Ok(());
     }
-    Err(ExternalError::new(format!(
-        "refused by the guardrails of {what}: {}",
-        problems.join("; ")
-    )))
+    Err(ExternalError::of_kind(
+        ErrorKind::Guardrail,
+        format!(
+            "refused by the guardrails of {what}: {}",
+            problems.join("; ")
+        ),
+    ))
 }
 
 impl<K: AclFragmentResource> Connector<K> for AclConnector {
@@ -224,10 +228,10 @@ impl AclFragmentClient {
             .await?
         {
             Outcome::Applied => Ok(()),
-            Outcome::Conflict(msgs) => Err(ExternalError::new(format!(
-                "conflict, nothing written: {}",
-                msgs.join("; ")
-            ))),
+            Outcome::Conflict(msgs) => Err(ExternalError::of_kind(
+                ErrorKind::Conflict,
+                format!("conflict, nothing written: {}", msgs.join("; ")),
+            )),
             Outcome::Rejected(msg) => Err(ExternalError::new(format!(
                 "the server refused the merged policy, which was left as it was: {msg}"
             ))),

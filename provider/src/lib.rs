@@ -8,13 +8,15 @@
 //! - [`cloudflare`]: the Cloudflare API client and the Tunnel kind.
 //! - [`providerconfig`]: ProviderConfig usage accounting and credentials.
 //! - [`manager`]: controllers, leader election, metrics and probes.
-//! - [`watched`]: watched ProviderConfigs and credential Secrets.
+//! - [`watched`]: watched ProviderConfigs, credential and connection Secrets.
+//! - [`http`]: what the HTTP clients share (`Retry-After`).
 //! - [`acl`], [`aclfragment`]: tailnet policy fragments and their kind.
 pub mod acl;
 pub mod aclfragment;
 pub mod apis;
 pub mod cloudflare;
 pub mod crds;
+pub mod http;
 pub mod leader;
 pub mod managed;
 pub mod manager;

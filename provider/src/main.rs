@@ -9,6 +9,45 @@ use provider_hybrid_spoke::managed::decide::parse_go_duration;
 use provider_hybrid_spoke::managed::reconciler::Options;
 use provider_hybrid_spoke::manager::{self, Settings, Shutdown};
 
+/// glibc's allocator gives threads arenas of their own (up to eight per
+/// core) and keeps what they freed: memory one thread freed is not reused by
+/// another, and the peak of every arena adds up. Two arenas, and what is
+/// free given back every [`TRIM_EVERY`], keep the provider's RSS near its
+/// live heap (scale bench, docs/performance.md). Other C libraries: nothing.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+mod malloc {
+    unsafe extern "C" {
+        fn mallopt(param: i32, value: i32) -> i32;
+        fn malloc_trim(pad: usize) -> i32;
+    }
+    /// glibc `M_ARENA_MAX`.
+    const M_ARENA_MAX: i32 = -8;
+
+    pub fn limit_arenas(n: i32) {
+        // SAFETY: mallopt only sets an allocator parameter; called before
+        // any other thread exists.
+        unsafe {
+            mallopt(M_ARENA_MAX, n);
+        }
+    }
+
+    pub fn trim() {
+        // SAFETY: malloc_trim only returns free memory to the system.
+        unsafe {
+            malloc_trim(0);
+        }
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+mod malloc {
+    pub fn limit_arenas(_: i32) {}
+    pub fn trim() {}
+}
+
+/// How often free heap memory is given back to the system.
+const TRIM_EVERY: Duration = Duration::from_secs(10);
+
 fn duration(s: &str) -> Result<Duration, String> {
     parse_go_duration(s).ok_or_else(|| format!("{s:?} is not a duration such as 1m, 90s or 1h30m"))
 }
@@ -31,8 +70,10 @@ fn address(s: &str) -> Result<Bind, String> {
         .map_err(|e| format!("{s:?}: {e}"))
 }
 
-/// Crossplane provider for hybrid spokes: TailnetKey (Tailscale API v2 or
-/// Headscale).
+/// Crossplane provider for hybrid spokes. Kinds: TailnetKey (auth keys and
+/// OAuth clients) and AclFragment (entries of the tailnet policy) on
+/// Tailscale (SaaS, API v2) or Headscale; Tunnel (a Cloudflare Tunnel with
+/// its DNS records) on Cloudflare.
 #[derive(Parser, Debug)]
 #[command(name = "provider-hybrid-spoke", version)]
 struct Flags {
@@ -62,7 +103,10 @@ struct Flags {
     /// Allow spec.managementPolicies other than ["*"] and [].
     #[arg(long, env = "ENABLE_MANAGEMENT_POLICIES", default_value_t = true, action = clap::ArgAction::Set)]
     enable_management_policies: bool,
-    /// Time limit of each call to the tailnet API.
+    /// Time limit of every external operation (one observe, create, update
+    /// or delete, with its retries) on every service: Tailscale or
+    /// Headscale, and Cloudflare; also of each single Tailscale/Headscale
+    /// request (a Cloudflare request has its own 30 s).
     #[arg(long, default_value = "1m", value_parser = duration)]
     timeout: Duration,
     /// Where /metrics is served (empty: nowhere).
@@ -81,7 +125,37 @@ struct Flags {
     acl_write_window: Duration,
 }
 
+/// The in-cluster config in a pod, else the kubeconfig; a kubeconfig that
+/// is not there is named plainly (the client library's message quotes the
+/// path twice: `'"/path"'`).
+async fn kube_client() -> Result<kube::Client, String> {
+    let in_cluster = std::env::var_os("KUBERNETES_SERVICE_HOST").is_some();
+    if !in_cluster {
+        let paths: Vec<std::path::PathBuf> = match std::env::var_os("KUBECONFIG") {
+            Some(v) if !v.is_empty() => std::env::split_paths(&v).collect(),
+            _ => std::env::var_os("HOME")
+                .map(|h| vec![std::path::Path::new(&h).join(".kube").join("config")])
+                .unwrap_or_default(),
+        };
+        let from = if std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty()) {
+            "KUBECONFIG"
+        } else {
+            "the default path"
+        };
+        if let Some(missing) = paths.iter().find(|p| !p.exists()) {
+            return Err(format!(
+                "no kubeconfig at {} (from {from}) and not running in a pod (KUBERNETES_SERVICE_HOST is not set)",
+                missing.display()
+            ));
+        }
+    }
+    kube::Client::try_default()
+        .await
+        .map_err(|e| e.to_string().replace("'\"", "'").replace("\"'", "'"))
+}
+
 fn main() -> std::process::ExitCode {
+    malloc::limit_arenas(2);
     let flags = Flags::parse();
     let filter = if flags.debug {
         "debug,hyper=info,h2=info,tower=info,rustls=info,kube=info"
@@ -90,7 +164,10 @@ fn main() -> std::process::ExitCode {
     };
     tracing_subscriber::fmt()
         .json()
-        .with_current_span(false)
+        // each line of a reconcile names its resource (the `reconcile` span:
+        // kind, namespace, name, external name)
+        .with_current_span(true)
+        .with_span_list(false)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
                 .unwrap_or_else(|_| filter.into()),
@@ -107,12 +184,10 @@ fn main() -> std::process::ExitCode {
         }
     };
     runtime.block_on(async move {
-        let client = match kube::Client::try_default().await {
+        let client = match kube_client().await {
             Ok(c) => c,
             Err(e) => {
-                tracing::error!(
-                    "cannot build a Kubernetes client (in-cluster config or KUBECONFIG): {e}"
-                );
+                tracing::error!("cannot build a Kubernetes client: {e}");
                 return std::process::ExitCode::FAILURE;
             }
         };
@@ -148,6 +223,12 @@ fn main() -> std::process::ExitCode {
             },
             acl_write_window: flags.acl_write_window,
         };
+        tokio::spawn(async {
+            loop {
+                tokio::time::sleep(TRIM_EVERY).await;
+                malloc::trim();
+            }
+        });
         let (stop_tx, shutdown) = Shutdown::new();
         tokio::spawn(async move {
             let mut term =

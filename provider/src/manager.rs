@@ -103,52 +103,72 @@ impl Shutdown {
 impl Controllers {
     pub fn new(client: kube::Client, settings: Settings, metrics: Arc<Metrics>) -> Self {
         let limiter = Arc::new(GlobalLimiter::new(settings.max_reconcile_rate));
+        // one watch of connection Secrets for every controller
+        let secrets = crate::watched::Watched::default();
         let connector = TailnetConnector::new(settings.reconcile.timeout);
-        let namespaced_keys = Arc::new(Reconciler::new(
-            client.clone(),
-            connector.clone(),
-            settings.reconcile.clone(),
-            metrics.clone(),
-            limiter.clone(),
-        ));
-        let cluster_keys = Arc::new(Reconciler::new(
-            client.clone(),
-            connector.clone(),
-            settings.reconcile.clone(),
-            metrics.clone(),
-            limiter.clone(),
-        ));
+        let namespaced_keys = Arc::new(
+            Reconciler::new(
+                client.clone(),
+                connector.clone(),
+                settings.reconcile.clone(),
+                metrics.clone(),
+                limiter.clone(),
+            )
+            .sharing(secrets.clone()),
+        );
+        let cluster_keys = Arc::new(
+            Reconciler::new(
+                client.clone(),
+                connector.clone(),
+                settings.reconcile.clone(),
+                metrics.clone(),
+                limiter.clone(),
+            )
+            .sharing(secrets.clone()),
+        );
         // one connector: the tunnels of both flavours share lists and budgets
         let cloudflare = CloudflareConnector::new(settings.cloudflare.clone());
-        let namespaced_tunnels = Arc::new(Reconciler::new(
-            client.clone(),
-            cloudflare.clone(),
-            settings.reconcile.clone(),
-            metrics.clone(),
-            limiter.clone(),
-        ));
-        let cluster_tunnels = Arc::new(Reconciler::new(
-            client.clone(),
-            cloudflare,
-            settings.reconcile.clone(),
-            metrics.clone(),
-            limiter.clone(),
-        ));
+        let namespaced_tunnels = Arc::new(
+            Reconciler::new(
+                client.clone(),
+                cloudflare.clone(),
+                settings.reconcile.clone(),
+                metrics.clone(),
+                limiter.clone(),
+            )
+            .sharing(secrets.clone()),
+        );
+        let cluster_tunnels = Arc::new(
+            Reconciler::new(
+                client.clone(),
+                cloudflare,
+                settings.reconcile.clone(),
+                metrics.clone(),
+                limiter.clone(),
+            )
+            .sharing(secrets.clone()),
+        );
         let acls = AclConnector::new(connector, settings.acl_write_window);
-        let namespaced_acls = Arc::new(Reconciler::new(
-            client.clone(),
-            acls.clone(),
-            settings.reconcile.clone(),
-            metrics.clone(),
-            limiter.clone(),
-        ));
-        let cluster_acls = Arc::new(Reconciler::new(
-            client.clone(),
-            acls,
-            settings.reconcile.clone(),
-            metrics.clone(),
-            limiter,
-        ));
+        let namespaced_acls = Arc::new(
+            Reconciler::new(
+                client.clone(),
+                acls.clone(),
+                settings.reconcile.clone(),
+                metrics.clone(),
+                limiter.clone(),
+            )
+            .sharing(secrets.clone()),
+        );
+        let cluster_acls = Arc::new(
+            Reconciler::new(
+                client.clone(),
+                acls,
+                settings.reconcile.clone(),
+                metrics.clone(),
+                limiter,
+            )
+            .sharing(secrets.clone()),
+        );
         Self {
             client,
             settings,
@@ -292,6 +312,11 @@ async fn run_managed<K, C>(
     K: Managed,
     C: Connector<K>,
 {
+    // safe-start: a kind whose ManagedResourceDefinition is not active has
+    // no CRD; its controller waits for it instead of failing its watch.
+    if !wait_for_kind::<K>(&client, &shutdown).await {
+        return;
+    }
     let api = Api::<K>::all(client);
     let (reader, writer) = reflector::store();
     // managedFields are dropped from the cache (they are most of an object's
@@ -343,6 +368,48 @@ async fn run_managed<K, C>(
         )
         .for_each(|_| futures::future::ready(()));
     futures::join!(controller, gauges);
+}
+
+/// How often a controller whose kind is not served looks again.
+pub const INACTIVE_KIND_RECHECK: Duration = Duration::from_secs(5);
+
+/// Waits until the API server serves kind `K` (its CRD exists and is
+/// established), looking every [`INACTIVE_KIND_RECHECK`]. False when
+/// `shutdown` came first. The package declares the `safe-start`
+/// capability: Crossplane then creates a kind's CRD only once a
+/// ManagedResourceActivationPolicy activates it.
+async fn wait_for_kind<K: Managed>(client: &kube::Client, shutdown: &Shutdown) -> bool {
+    let api = Api::<K>::all(client.clone());
+    let mut told = false;
+    loop {
+        match api
+            .list_metadata(&kube::api::ListParams::default().limit(1))
+            .await
+        {
+            Err(kube::Error::Api(e)) if e.code == 404 => {
+                if !told {
+                    tracing::info!(
+                        kind = %K::kind(&()),
+                        group = %K::group(&()),
+                        "kind not served (inactive ManagedResourceDefinition?); its controller starts once it is"
+                    );
+                    told = true;
+                }
+            }
+            // Served (or another error, which the watcher retries and reports).
+            _ => {
+                if told {
+                    tracing::info!(kind = %K::kind(&()), group = %K::group(&()), "kind served: starting its controller");
+                }
+                return true;
+            }
+        }
+        let stop = shutdown.clone().wait();
+        tokio::select! {
+            () = stop => return false,
+            () = tokio::time::sleep(INACTIVE_KIND_RECHECK) => {}
+        }
+    }
 }
 
 async fn run_provider_config<P, U>(

@@ -22,6 +22,13 @@ pub struct ControllerResult {
     pub result: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ControllerError {
+    pub controller: String,
+    /// [`crate::managed::error::Error::metric_label`]
+    pub error: String,
+}
+
 type Histograms = Family<Gvk, Histogram, fn() -> Histogram>;
 
 fn seconds_1_to_3600() -> Histogram {
@@ -39,6 +46,7 @@ pub struct Metrics {
     pub deletion: Histograms,
     pub drift: Histograms,
     pub reconcile_total: Family<ControllerResult, Counter>,
+    pub reconcile_errors: Family<ControllerError, Counter>,
 }
 
 impl Default for Metrics {
@@ -57,6 +65,7 @@ impl Metrics {
         let (first_time_to_reconcile, first_time_to_readiness, deletion, drift) =
             (h(), h(), h(), h());
         let reconcile_total = Family::<ControllerResult, Counter>::default();
+        let reconcile_errors = Family::<ControllerError, Counter>::default();
         registry.register(
             "crossplane_managed_resource_exists",
             "The number of managed resources that exist",
@@ -98,6 +107,11 @@ impl Metrics {
             "Total number of reconciliations per controller",
             reconcile_total.clone(),
         );
+        registry.register(
+            "provider_reconcile_errors",
+            "Failed reconciles per controller, by the step that failed",
+            reconcile_errors.clone(),
+        );
         Self {
             registry: Mutex::new(registry),
             exists,
@@ -108,6 +122,7 @@ impl Metrics {
             deletion,
             drift,
             reconcile_total,
+            reconcile_errors,
         }
     }
 

@@ -368,7 +368,7 @@ pub fn in_use_condition(users: i64) -> Condition {
         type_: "Terminating".into(),
         status: "True".into(),
         last_transition_time: String::new(),
-        reason: "InUse".into(),
+        reason: crate::managed::reasons::IN_USE.into(),
         message: Some(format!(
             "Blocking deletion while usages still exist ({users} users)"
         )),

@@ -13,6 +13,7 @@ use crate::apis::tailnet::{
     namespaced, pc_cluster, pc_namespaced,
 };
 use crate::managed::decide::{Replacement, parse_go_duration};
+use crate::managed::reasons;
 use crate::managed::{
     ConnectionDetails, Connector, Creation, ExternalClient, ExternalError, Managed, Observation,
     Readiness, Updated,
@@ -267,7 +268,7 @@ pub fn replacement(
 ) -> Option<Replacement> {
     if let Some(revoked) = info.revoked {
         return Some(Replacement {
-            reason: "RevokedExternally".into(),
+            reason: reasons::REVOKED_EXTERNALLY.into(),
             message: format!(
                 "key {} was revoked outside the provider at {revoked}; created a new one",
                 info.id
@@ -277,7 +278,7 @@ pub fn replacement(
     if let Some(expires) = info.expires {
         if expires <= now {
             return Some(Replacement {
-                reason: "Expired".into(),
+                reason: reasons::EXPIRED.into(),
                 message: format!(
                     "key {} expired or was revoked at {expires}; created a new one",
                     info.id
@@ -292,7 +293,7 @@ pub fn replacement(
                 .is_ok_and(|renew_at| renew_at <= now)
         {
             return Some(Replacement {
-                reason: "ExpiresSoon".into(),
+                reason: reasons::EXPIRES_SOON.into(),
                 message: format!(
                     "key {} expires at {expires}, within rotation.renewBefore {}; rotated it",
                     info.id,
@@ -305,7 +306,7 @@ pub fn replacement(
     }
     if info.invalid && (info.reusable != Some(false) || p.key_type == KeyType::Client) {
         return Some(Replacement {
-            reason: "Invalid".into(),
+            reason: reasons::INVALID.into(),
             message: format!("key {} is no longer valid; created a new one", info.id),
         });
     }
@@ -409,6 +410,15 @@ impl<K: TailnetKeyResource> ExternalClient<K> for TailnetKeyClient {
 
     async fn delete(&self, _mr: &K, external_name: &str) -> Result<(), ExternalError> {
         self.api.delete_key(external_name).await
+    }
+
+    /// A key's secret is shown once: a Secret that lost it is repaired by a
+    /// new key (the default `reread_connection_details` says it cannot).
+    fn connection_keys(&self, mr: &K) -> Vec<&'static str> {
+        match mr.params().key_type {
+            KeyType::Auth => vec![KEY_AUTHKEY],
+            KeyType::Client => vec![KEY_CLIENT_ID, KEY_CLIENT_SECRET],
+        }
     }
 
     /// Finds keys made since `pending` that match this spec and no resource

@@ -1,8 +1,9 @@
 //! Watched copies of the few objects every reconcile reads — ProviderConfigs
 //! and the credential Secrets they name — so that a poll costs no API-server
 //! GET (a Crossplane provider's controller-runtime client reads them from an
-//! informer cache the same way). Each watch starts on first use; Secrets are
-//! watched one by one (a field selector on the name), never all of them.
+//! informer cache the same way). Each watch starts on first use; credential
+//! Secrets are watched one by one (a field selector on the name), never all
+//! of them; connection Secrets by their type, with the values dropped.
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -55,6 +56,7 @@ impl Watched {
         key: String,
         api: Api<K>,
         config: watcher::Config,
+        trim: fn(&mut K),
     ) -> Result<Store<K>, String>
     where
         K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
@@ -76,7 +78,10 @@ impl Watched {
                 let (reader, writer) = reflector::store();
                 let stream = watcher(api, config)
                     .default_backoff()
-                    .modify(|o| o.meta_mut().managed_fields = None)
+                    .modify(move |o| {
+                        o.meta_mut().managed_fields = None;
+                        trim(o);
+                    })
                     .reflect(writer)
                     .for_each(|_| futures::future::ready(()));
                 let task = tokio::spawn(stream);
@@ -119,6 +124,7 @@ impl Watched {
                 key,
                 Api::<K>::all(client.clone()),
                 watcher::Config::default(),
+                |_| {},
             )
             .await?;
         let mut r = ObjectRef::<K>::new(name);
@@ -138,7 +144,43 @@ impl Watched {
         let key = format!("secrets/{ns}/{name}");
         let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
         let store = self
-            .store(key, Api::<Secret>::namespaced(client.clone(), ns), config)
+            .store(
+                key,
+                Api::<Secret>::namespaced(client.clone(), ns),
+                config,
+                |_| {},
+            )
+            .await?;
+        Ok(store.get(&ObjectRef::new(name).within(ns)))
+    }
+
+    /// The connection Secret `ns/name` as a watch of every Secret of type
+    /// `connection.crossplane.io/v1alpha1` sees it, with each value
+    /// replaced by one byte (empty stays empty): which keys are set is all
+    /// the reconciler checks, and no secret is kept in memory.
+    pub async fn connection_secret(
+        &self,
+        client: &kube::Client,
+        ns: &str,
+        name: &str,
+    ) -> Result<Option<Arc<Secret>>, String> {
+        let config = watcher::Config::default()
+            .fields(&format!("type={}", crate::managed::connection::SECRET_TYPE));
+        let store = self
+            .store(
+                "secrets/connection".into(),
+                Api::<Secret>::all(client.clone()),
+                config,
+                |s| {
+                    for v in s.data.iter_mut().flat_map(|d| d.values_mut()) {
+                        if !v.0.is_empty() {
+                            v.0 = vec![1];
+                        }
+                    }
+                    s.string_data = None;
+                    s.metadata.annotations = None;
+                },
+            )
             .await?;
         Ok(store.get(&ObjectRef::new(name).within(ns)))
     }

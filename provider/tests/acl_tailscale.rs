@@ -253,6 +253,51 @@ async fn a_rate_limited_call_waits_for_retry_after() {
     assert_eq!(owned_by(&policy(&fake).0, "ns/a").unwrap().len(), 3);
 }
 
+/// A Retry-After longer than the writer's short wait ends the batch at
+/// once with the rate limit (service, endpoint, retry time), and the next
+/// try before that time sends nothing.
+#[tokio::test]
+async fn a_long_retry_after_ends_the_write_as_rate_limited() {
+    let (fake, api, writers) = setup().await;
+    fake.with(|s| s.fail_next.push_back((429, Some(30))));
+    let started = std::time::Instant::now();
+    let e = writers
+        .submit(
+            "fake",
+            api.clone(),
+            Change::Apply(team("ns/a", 1, &["bob@example.com"])),
+        )
+        .await
+        .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(3), "no sleep");
+    assert_eq!(
+        e.kind,
+        provider_hybrid_spoke::managed::ErrorKind::RateLimited
+    );
+    let (head, _) = e.message.rsplit_once(" (at ").unwrap();
+    assert_eq!(
+        head,
+        "rate limited by Tailscale: GET /api/v2/tailnet/-/acl answered HTTP 429: rate limit exceeded; retrying after 30s"
+    );
+    let sent = fake.with(|s| s.requests.len());
+    let e = writers
+        .submit(
+            "fake",
+            api,
+            Change::Apply(team("ns/a", 1, &["bob@example.com"])),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        e.message.starts_with(
+            "rate limited by Tailscale: GET /api/v2/tailnet/-/acl not sent: the API answered 429 and asked to wait; retrying after "
+        ),
+        "{}",
+        e.message
+    );
+    assert_eq!(fake.with(|s| s.requests.len()), sent, "nothing sent");
+}
+
 #[tokio::test]
 async fn a_hundred_fragments_changed_at_once_take_at_most_two_writes() {
     let (fake, api, writers) = setup().await;

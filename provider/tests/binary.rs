@@ -244,6 +244,21 @@ fn no_arguments_is_a_valid_command_line() {
     ] {
         assert!(help.contains(flag), "{flag} missing from --help:\n{help}");
     }
+    // every kind and every service it speaks to
+    for word in [
+        "TailnetKey",
+        "AclFragment",
+        "Tunnel",
+        "Tailscale",
+        "Headscale",
+        "Cloudflare",
+    ] {
+        assert!(help.contains(word), "{word} missing from --help:\n{help}");
+    }
+    assert!(
+        help.contains("Time limit of every external operation"),
+        "--timeout covers every service:\n{help}"
+    );
     let out = Command::new(env!("CARGO_BIN_EXE_provider-hybrid-spoke"))
         .env("KUBECONFIG", "/nonexistent/kubeconfig")
         .env_remove("KUBERNETES_SERVICE_HOST")
@@ -253,8 +268,15 @@ fn no_arguments_is_a_valid_command_line() {
     let err =
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(
-        err.contains("cannot build a Kubernetes client") && !err.contains("panicked"),
+    let message = err
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find_map(|v| v["fields"]["message"].as_str().map(str::to_string))
+        .unwrap_or_default();
+    assert_eq!(
+        message,
+        "cannot build a Kubernetes client: no kubeconfig at /nonexistent/kubeconfig (from KUBECONFIG) and not running in a pod (KUBERNETES_SERVICE_HOST is not set)",
         "{err}"
     );
+    assert!(!err.contains("panicked"), "{err}");
 }

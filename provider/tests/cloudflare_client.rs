@@ -359,11 +359,42 @@ async fn too_many_requests_waits_retry_after_for_everyone() {
         .unwrap_err();
     assert_eq!(e.status(), Some(429));
     match &e {
-        provider_hybrid_spoke::cloudflare::CloudflareError::Api { retry_after, .. } => {
-            assert_eq!(*retry_after, Some(Duration::from_secs(120)))
+        provider_hybrid_spoke::cloudflare::CloudflareError::RateLimited { wait, .. } => {
+            assert_eq!(*wait, Duration::from_secs(120))
         }
         other => panic!("{other}"),
     }
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "GET /accounts/{ACCOUNT}/cfd_tunnel: answered HTTP 429: 971 Please wait and consider throttling your request speed; retry after 120s"
+        )
+    );
+    // what the reconciler shows: service, endpoint, retry time
+    let shown = provider_hybrid_spoke::managed::ExternalError::from(e);
+    assert_eq!(
+        shown.kind,
+        provider_hybrid_spoke::managed::ErrorKind::RateLimited
+    );
+    assert!(
+        shown.message.starts_with(&format!(
+            "rate limited by Cloudflare: GET /accounts/{ACCOUNT}/cfd_tunnel answered HTTP 429: 971 Please wait and consider throttling your request speed; retrying after 120s (at "
+        )),
+        "{}",
+        shown.message
+    );
+    // the token's requests are held, none is sent: the same state at once
+    let before = fake.counters().requests;
+    let e = client(&fake, "other-token", fast())
+        .list_tunnels(None)
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .ends_with("not sent: the API answered 429 and asked to wait; retry after 120s"),
+        "{e}"
+    );
+    assert_eq!(fake.counters().requests, before, "nothing sent");
 }
 
 #[tokio::test]

@@ -83,21 +83,18 @@ fn policy(hs: &Headscale) -> String {
 }
 
 async fn wait_policy(hs: &Headscale, what: &str, pred: impl Fn(&str, &Value) -> bool) -> String {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
+    support::wait::wait_until(&format!("policy {what}"), 90, async || {
         let text = policy(hs);
         let v = hujson::parse(&text)
             .map(|n| n.to_value())
             .unwrap_or(Value::Null);
         if pred(&text, &v) {
-            return text;
+            Ok(text)
+        } else {
+            Err(format!("\n{text}"))
         }
-        assert!(
-            Instant::now() < deadline,
-            "policy not {what} after 90s:\n{text}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    })
+    .await
 }
 
 async fn wait_message(api: &Api<namespaced::AclFragment>, name: &str, want: &str) -> String {
@@ -202,7 +199,11 @@ async fn acl_fragments_on_headscale_v0_29() {
     };
     api.create(&pp, &fragment("bad", bad)).await.unwrap();
     let msg = wait_message(&api, "bad", "refused the merged policy").await;
-    println!("Headscale refused: {msg}");
+    assert_eq!(
+        msg,
+        r#"create failed: the server refused the merged policy, which was left as it was: parsing policy: dst="tag:nobody": tag not found: "tag:nobody""#,
+        "Headscale's words, without the HTTP request around them"
+    );
     assert_eq!(policy(&hs), before, "the policy is left as it was");
     api.delete("bad", &DeleteParams::default()).await.unwrap();
 

@@ -128,20 +128,7 @@ async fn wait_for(
     what: &str,
     pred: impl Fn(&namespaced::AclFragment) -> bool,
 ) -> namespaced::AclFragment {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        if let Some(f) = api.get_opt(name).await.unwrap()
-            && pred(&f)
-        {
-            return f;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{name}: not {what} after 90s: {:#?}",
-            api.get_opt(name).await.unwrap().map(|f| f.status)
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    support::wait::wait_object(api, name, what, 90, pred).await
 }
 
 fn synced(f: &namespaced::AclFragment) -> bool {
@@ -164,18 +151,15 @@ fn policy(fake: &FakeTailscale) -> (String, Value) {
 }
 
 async fn wait_policy(fake: &FakeTailscale, what: &str, pred: impl Fn(&str, &Value) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
+    support::wait::wait_until(&format!("policy {what}"), 90, async || {
         let (text, v) = policy(fake);
         if pred(&text, &v) {
-            return;
+            Ok(())
+        } else {
+            Err(format!("\n{text}"))
         }
-        assert!(
-            Instant::now() < deadline,
-            "policy not {what} after 90s:\n{text}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    })
+    .await
 }
 
 async fn put_secret(client: &kube::Client, ns: &str) {
@@ -556,5 +540,218 @@ async fn acl_fragments_on_a_real_api_server() {
             s.acl.writes, s.acl.stale_writes, s.acl.validations
         );
     });
+    let _ = stop.send(true);
+}
+
+/// Every spelling of "any source" / "any destination" is refused by the
+/// default guardrails with its own reason and 0 API calls; a policy the
+/// server refuses is told in people's words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn guardrails_and_refusals_in_the_operator_s_words() {
+    use provider_hybrid_spoke::acl::policy::{Grant, SshRule};
+    let (_server, client) = support::cluster::provider_api_server(&[NS, "crossplane-system"]).await;
+    let fake = FakeTailscale::start(API_KEY).await;
+    put_secret(&client, "crossplane-system").await;
+    // no aclGuardrails: the defaults (no wildcard, no autogroup source)
+    let cpc = pc_namespaced::ClusterProviderConfig::new(
+        "default",
+        pc_namespaced::ClusterProviderConfigSpec(pc_spec(&fake.url, "crossplane-system", None)),
+    );
+    Api::<pc_namespaced::ClusterProviderConfig>::all(client.clone())
+        .create(&PostParams::default(), &cpc)
+        .await
+        .unwrap();
+    let settings = Settings {
+        reconcile: Options {
+            poll: Duration::from_secs(1),
+            timeout: Duration::from_secs(10),
+            ..Options::default()
+        },
+        max_reconcile_rate: 50,
+        acl_write_window: Duration::from_millis(200),
+        ..Settings::default()
+    };
+    let controllers = Controllers::new(client.clone(), settings, Arc::new(Metrics::new()));
+    let (stop, shutdown) = Shutdown::new();
+    tokio::spawn(controllers.run(shutdown));
+    let api = Api::<namespaced::AclFragment>::namespaced(client.clone(), NS);
+    let cpc_ref = TypedProviderConfigReference {
+        kind: "ClusterProviderConfig".into(),
+        name: "default".into(),
+    };
+    let acl = |src: &str, dst: &str| PolicyFragment {
+        acls: vec![AclRule {
+            action: "accept".into(),
+            src: vec![src.into()],
+            dst: vec![dst.into()],
+            proto: None,
+            src_posture: vec![],
+        }],
+        ..Default::default()
+    };
+    let grant = |src: &str, dst: &str| PolicyFragment {
+        grants: vec![Grant {
+            src: vec![src.into()],
+            dst: vec![dst.into()],
+            ip: vec!["*".into()],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let ssh = |src: &str, dst: &str| PolicyFragment {
+        ssh: vec![SshRule {
+            action: "accept".into(),
+            src: vec![src.into()],
+            dst: vec![dst.into()],
+            users: vec!["root".into()],
+            check_period: None,
+            accept_env: vec![],
+        }],
+        ..Default::default()
+    };
+    let cases = [
+        (
+            "acl-src-v4",
+            acl("0.0.0.0/0", "tag:web:443"),
+            "acls[0].src[0]",
+            "0.0.0.0/0",
+            "any source",
+        ),
+        (
+            "acl-src-v6",
+            acl("::/0", "tag:web:443"),
+            "acls[0].src[0]",
+            "::/0",
+            "any source",
+        ),
+        (
+            "acl-src-star",
+            acl("*", "tag:web:443"),
+            "acls[0].src[0]",
+            "*",
+            "any source",
+        ),
+        (
+            "acl-dst-star",
+            acl("group:web", "*:*"),
+            "acls[0].dst[0]",
+            "*:*",
+            "any destination",
+        ),
+        (
+            "acl-dst-v4",
+            acl("group:web", "0.0.0.0/0:*"),
+            "acls[0].dst[0]",
+            "0.0.0.0/0:*",
+            "any destination",
+        ),
+        (
+            "acl-dst-v6",
+            acl("group:web", "::/0:*"),
+            "acls[0].dst[0]",
+            "::/0:*",
+            "any destination",
+        ),
+        (
+            "acl-dst-internet",
+            acl("group:web", "autogroup:internet:*"),
+            "acls[0].dst[0]",
+            "autogroup:internet:*",
+            "any destination",
+        ),
+        (
+            "grant-src-v4",
+            grant("0.0.0.0/0", "tag:web"),
+            "grants[0].src[0]",
+            "0.0.0.0/0",
+            "any source",
+        ),
+        (
+            "grant-dst-v6",
+            grant("group:web", "::/0"),
+            "grants[0].dst[0]",
+            "::/0",
+            "any destination",
+        ),
+        (
+            "grant-dst-internet",
+            grant("group:web", "autogroup:internet"),
+            "grants[0].dst[0]",
+            "autogroup:internet",
+            "any destination",
+        ),
+        (
+            "ssh-src-v4",
+            ssh("0.0.0.0/0", "tag:web"),
+            "ssh[0].src[0]",
+            "0.0.0.0/0",
+            "any source",
+        ),
+        (
+            "ssh-dst-star",
+            ssh("group:web", "*"),
+            "ssh[0].dst[0]",
+            "*",
+            "any destination",
+        ),
+    ];
+    for (name, p, ..) in &cases {
+        api.create(
+            &PostParams::default(),
+            &fragment(NS, name, p.clone(), cpc_ref.clone()),
+        )
+        .await
+        .unwrap();
+    }
+    for (name, _, at, value, means) in &cases {
+        let f = wait_for(&api, name, "refused", |f| {
+            cond(f, "Synced").is_some_and(|c| c.reason == "GuardrailViolation")
+        })
+        .await;
+        let synced = cond(&f, "Synced").unwrap();
+        assert_eq!(synced.status, "False");
+        assert_eq!(
+            synced.message.as_deref(),
+            Some(
+                format!(
+                    "refused by the guardrails of ClusterProviderConfig default: {at}: {value:?} means {means}, and the ProviderConfig does not set aclGuardrails.allowWildcard"
+                )
+                .as_str()
+            ),
+            "{name}"
+        );
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        fake.with(|s| s.requests.clone()),
+        Vec::<String>::new(),
+        "0 API calls for refused fragments"
+    );
+    for (name, ..) in &cases {
+        api.delete(name, &DeleteParams::default()).await.unwrap();
+    }
+
+    // a policy the server refuses: its message for people, not raw JSON
+    let mut unknown_group = grant("group:admins", "tag:web");
+    unknown_group
+        .tag_owners
+        .insert("tag:web".into(), vec!["autogroup:admin".into()]);
+    api.create(
+        &PostParams::default(),
+        &fragment(NS, "admins", unknown_group, cpc_ref.clone()),
+    )
+    .await
+    .unwrap();
+    let f = wait_for(&api, "admins", "refused by the server", |f| {
+        cond(f, "Synced").is_some_and(|c| c.status == "False")
+    })
+    .await;
+    assert_eq!(
+        cond(&f, "Synced").unwrap().message.as_deref(),
+        Some(
+            r#"create failed: the server refused the merged policy, which was left as it was: policy is invalid: grants[0].src[0]: group not found: "group:admins""#
+        )
+    );
+    assert_eq!(fake.with(|s| s.acl.writes), 0);
     let _ = stop.send(true);
 }

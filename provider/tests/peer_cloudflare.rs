@@ -145,6 +145,7 @@ fn ns_tunnel(name: &str, ingress: Vec<IngressRule>) -> namespaced::Tunnel {
     let mut t = namespaced::Tunnel::new(
         name,
         namespaced::TunnelSpec {
+            rotation: None,
             for_provider: TunnelParameters {
                 zone: ZONE.into(),
                 ingress,
@@ -179,14 +180,7 @@ async fn wait_for<T, F>(what: &str, secs: u64, mut probe: F) -> T
 where
     F: AsyncFnMut() -> Option<T>,
 {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = probe().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "not {what} after {secs}s");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    support::wait::wait_until(what, secs, async || probe().await.ok_or_else(String::new)).await
 }
 
 async fn wait_tunnel(
@@ -195,22 +189,7 @@ async fn wait_tunnel(
     what: &str,
     pred: impl Fn(&namespaced::Tunnel) -> bool,
 ) -> namespaced::Tunnel {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        if let Some(t) = api.get_opt(name).await.unwrap()
-            && pred(&t)
-        {
-            return t;
-        }
-        if Instant::now() > deadline {
-            let t = api.get_opt(name).await.unwrap();
-            panic!(
-                "{name}: not {what} after 120s: {:#?}",
-                t.map(|t| (t.metadata.annotations, t.status))
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    support::wait::wait_object(api, name, what, 120, pred).await
 }
 
 fn external_name(t: &namespaced::Tunnel) -> String {
@@ -432,14 +411,25 @@ async fn tunnel_lifecycle_drift_foreign_records_and_delete() {
             .unwrap_or_default();
         cond(&conds, "Synced").is_some_and(|c| {
             c.status == "False" && c.message.unwrap_or_default().contains("taken.example.com")
-        })
+        }) && cond(&conds, "Ready").is_some_and(|c| c.status == "False")
     })
     .await;
-    let msg = cond(&t.status.unwrap().conditions, "Synced")
-        .unwrap()
-        .message
-        .unwrap();
-    assert!(msg.contains("not owned by this Tunnel"), "{msg}");
+    // Ready=False and Synced=False say the same, in the operator's words
+    let expected = format!(
+        "DNS records for taken.example.com already exist and are not owned by this Tunnel (their comment is not {:?}); not overwritten: remove them or change the hostnames",
+        owner_comment(&t)
+    );
+    let conds = t.status.clone().unwrap().conditions;
+    let synced = cond(&conds, "Synced").unwrap();
+    let ready = cond(&conds, "Ready").unwrap();
+    assert_eq!(
+        (synced.reason.as_str(), synced.message.as_deref()),
+        ("Conflict", Some(expected.as_str()))
+    );
+    assert_eq!(
+        (ready.reason.as_str(), ready.message.as_deref()),
+        ("Unavailable", Some(expected.as_str()))
+    );
     let events = Api::<Event>::namespaced(env.client.clone(), NS)
         .list(&ListParams::default())
         .await
@@ -542,6 +532,7 @@ async fn legacy_tunnel_and_bad_zone() {
     let t = cluster::Tunnel::new(
         "legacy-1",
         cluster::TunnelSpec {
+            rotation: None,
             for_provider: TunnelParameters {
                 zone: "example.org".into(),
                 ingress: vec![rule("svc.example.org", "tcp://db.default:5432")],
@@ -629,7 +620,13 @@ async fn legacy_tunnel_and_bad_zone() {
         let repointed = owned(fake, &marker)
             .iter()
             .all(|r| r.content == format!("{id}.cfargotunnel.com"));
-        (id != old_id && repointed).then_some(id)
+        // the status write (Replaced) follows the new external-name
+        let told = t.status.as_ref().is_some_and(|s| {
+            cond(&s.conditions, "Replaced")
+                .and_then(|c| c.message)
+                .is_some_and(|m| m.contains(&id))
+        });
+        (id != old_id && repointed && told).then_some(id)
     })
     .await;
     assert_eq!(
@@ -787,4 +784,232 @@ async fn converges_under_faults_within_the_rate_limit() {
     );
     assert!(c.max_in_window <= 60, "{c:?}");
     assert_eq!(fake.violations(), Vec::<String>::new());
+}
+
+/// The notes of the events of `reason` about `name`.
+async fn event_notes(client: &kube::Client, name: &str, reason: &str) -> Vec<String> {
+    Api::<Event>::namespaced(client.clone(), NS)
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| {
+            e.reason.as_deref() == Some(reason)
+                && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name)
+        })
+        .filter_map(|e| e.note)
+        .collect()
+}
+
+/// A Tunnel's token Secret deleted, then edited: the same token is read
+/// again and published, no new tunnel, an event says what happened.
+#[tokio::test]
+async fn a_deleted_token_secret_is_published_again() {
+    let env = setup(None, ClientOptions::default()).await;
+    let api = Api::<namespaced::Tunnel>::namespaced(env.client.clone(), NS);
+    let secrets = Api::<Secret>::namespaced(env.client.clone(), NS);
+    api.create(
+        &PostParams::default(),
+        &ns_tunnel("keep", vec![rule("keep.example.com", "http://keep:80")]),
+    )
+    .await
+    .unwrap();
+    let t = wait_tunnel(&api, "keep", "Ready", |t| {
+        is(t, "Ready", "True") && is(t, "Synced", "True")
+    })
+    .await;
+    let id = external_name(&t);
+    let token = fake_token(&env.fake, &id);
+    assert_eq!(
+        token_in_secret(&env.client, "keep-tunnel").await.as_deref(),
+        Some(token.as_str())
+    );
+    let creates = || {
+        env.fake
+            .counters()
+            .by_route
+            .iter()
+            .filter(|(route, _)| route.starts_with("POST ") && route.ends_with("/cfd_tunnel"))
+            .map(|(_, n)| *n)
+            .sum::<u64>()
+    };
+    let created = creates();
+    assert_eq!(created, 1, "the create made one tunnel");
+
+    secrets
+        .delete("keep-tunnel", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_for("the token published again", 30, async || {
+        token_in_secret(&env.client, "keep-tunnel")
+            .await
+            .filter(|t| *t == token)
+    })
+    .await;
+    wait_for("the event", 10, async || {
+        event_notes(&env.client, "keep", "RepublishedConnectionDetails")
+            .await
+            .contains(&format!(
+                "the connection Secret {NS}/keep-tunnel is missing: wrote token again, as read from the API"
+            ))
+            .then_some(())
+    })
+    .await;
+
+    // edited: the token emptied
+    let mut s = secrets.get("keep-tunnel").await.unwrap();
+    s.data
+        .as_mut()
+        .unwrap()
+        .insert("token".into(), ByteString(Vec::new()));
+    secrets
+        .replace("keep-tunnel", &PostParams::default(), &s)
+        .await
+        .unwrap();
+    wait_for("the token written back", 30, async || {
+        token_in_secret(&env.client, "keep-tunnel")
+            .await
+            .filter(|t| *t == token)
+    })
+    .await;
+    assert!(
+        event_notes(&env.client, "keep", "RepublishedConnectionDetails")
+            .await
+            .contains(&format!(
+                "the connection Secret {NS}/keep-tunnel lacks token: wrote token again, as read from the API"
+            ))
+    );
+    let t = api.get("keep").await.unwrap();
+    assert_eq!(external_name(&t), id, "the same tunnel");
+    assert_eq!(env.fake.live_tunnels().len(), 1);
+    assert_eq!(creates(), created, "no tunnel created");
+    assert!(is(&t, "Ready", "True") && is(&t, "Synced", "True"));
+    assert_eq!(env.fake.violations(), Vec::<String>::new());
+}
+
+/// A 429 with Retry-After 30 s and 90 s (longer than the client's short
+/// in-call wait): the reconcile ends at once with Synced=False/RateLimited
+/// naming service, endpoint and retry time, and no request reaches the API
+/// before the retry time (the fake counts them).
+#[tokio::test]
+async fn a_rate_limit_is_a_condition_not_a_timeout() {
+    for retry in [30u64, 90] {
+        let env = setup(None, ClientOptions::default()).await;
+        env.fake.set_faults(Faults {
+            too_many_requests: 1.0,
+            retry_after: retry,
+            ..Default::default()
+        });
+        let api = Api::<namespaced::Tunnel>::namespaced(env.client.clone(), NS);
+        let name = format!("limited-{retry}");
+        api.create(
+            &PostParams::default(),
+            &ns_tunnel(&name, vec![rule("limited.example.com", "http://l:80")]),
+        )
+        .await
+        .unwrap();
+        let started = Instant::now();
+        let t = wait_tunnel(&api, &name, "RateLimited", |t| {
+            let conds = t
+                .status
+                .as_ref()
+                .map(|s| s.conditions.clone())
+                .unwrap_or_default();
+            cond(&conds, "Synced").is_some_and(|c| c.reason == "RateLimited")
+        })
+        .await;
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "one reconcile, not the 60 s timeout: {:?}",
+            started.elapsed()
+        );
+        env.fake.set_faults(Faults::default());
+        let synced = cond(&t.status.unwrap().conditions, "Synced").unwrap();
+        assert_eq!(synced.status, "False");
+        let message = synced.message.unwrap();
+        let (head, at) = message.rsplit_once(" (at ").expect("a retry time");
+        assert_eq!(
+            head,
+            format!(
+                "rate limited by Cloudflare: GET /accounts/{ACCOUNT}/cfd_tunnel answered HTTP 429: 971 Please wait and consider throttling your request speed; retrying after {retry}s"
+            )
+        );
+        let at: jiff::Timestamp = at.trim_end_matches(')').parse().unwrap();
+        let wait = at.duration_since(jiff::Timestamp::now()).as_secs_f64();
+        assert!(
+            wait > retry as f64 - 10.0 && wait <= retry as f64 + 1.0,
+            "retry at {at}, {wait}s from now"
+        );
+        // the one 429 is all the API saw, though the resource was polled
+        assert_eq!(env.fake.counters().requests, 1);
+        assert_eq!(env.fake.counters().injected_429, 1);
+        tokio::time::sleep(Duration::from_secs(8)).await;
+        assert_eq!(
+            env.fake.counters().requests,
+            1,
+            "no request before Retry-After: {:?}",
+            env.fake.counters().by_route
+        );
+        assert!(
+            event_notes(&env.client, &name, "RateLimited")
+                .await
+                .iter()
+                .any(|n| n.starts_with("rate limited by Cloudflare: GET /accounts/")),
+            "a RateLimited Warning event"
+        );
+        if retry == 30 {
+            // after Retry-After it carries on
+            wait_tunnel(&api, &name, "Ready after Retry-After", |t| {
+                is(t, "Ready", "True") && is(t, "Synced", "True")
+            })
+            .await;
+            let waited = started.elapsed();
+            assert!(waited >= Duration::from_secs(28), "{waited:?}");
+        }
+        assert_eq!(env.fake.violations(), Vec::<String>::new());
+    }
+}
+
+/// The client-side budget used up: the requests it holds back are a
+/// RateLimited state too (not a sleep until the reconcile's timeout), and
+/// the API never sees more than the budget.
+#[tokio::test]
+async fn a_used_up_budget_is_a_condition() {
+    let limit = RateLimit {
+        requests: 4,
+        window_seconds: 60,
+    };
+    let env = setup(Some(limit), ClientOptions::default()).await;
+    env.fake.set_rate_limit(4, Duration::from_secs(60));
+    let api = Api::<namespaced::Tunnel>::namespaced(env.client.clone(), NS);
+    api.create(
+        &PostParams::default(),
+        &ns_tunnel("budget", vec![rule("budget.example.com", "http://b:80")]),
+    )
+    .await
+    .unwrap();
+    let t = wait_tunnel(&api, "budget", "RateLimited", |t| {
+        let conds = t
+            .status
+            .as_ref()
+            .map(|s| s.conditions.clone())
+            .unwrap_or_default();
+        cond(&conds, "Synced").is_some_and(|c| c.reason == "RateLimited")
+    })
+    .await;
+    let message = cond(&t.status.unwrap().conditions, "Synced")
+        .unwrap()
+        .message
+        .unwrap();
+    let (head, _) = message.rsplit_once("; retrying after ").unwrap();
+    assert!(
+        head.starts_with("rate limited by Cloudflare: ")
+            && head.ends_with(" not sent: the API token's budget of 4 requests per 60s is used up"),
+        "{message}"
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let c = env.fake.counters();
+    assert_eq!(c.requests, 4, "{:?}", c.by_route);
+    assert_eq!(c.rate_limited, 0, "the API never had to refuse");
 }

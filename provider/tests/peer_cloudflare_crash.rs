@@ -122,6 +122,7 @@ fn tunnel(name: &str) -> namespaced::Tunnel {
     let mut t = namespaced::Tunnel::new(
         name,
         namespaced::TunnelSpec {
+            rotation: None,
             for_provider: TunnelParameters {
                 zone: ZONE.into(),
                 ingress: vec![

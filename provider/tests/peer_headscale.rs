@@ -69,23 +69,7 @@ async fn wait(
     what: &str,
     pred: impl Fn(&namespaced::TailnetKey) -> bool,
 ) -> namespaced::TailnetKey {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        if let Some(k) = api.get_opt(name).await.unwrap() {
-            if pred(&k) {
-                return k;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{name}: not {what}: {:?} {:?}",
-                k.metadata.annotations,
-                k.status
-            );
-        } else {
-            assert!(Instant::now() < deadline, "{name}: not {what}: gone");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    support::wait::wait_object(api, name, what, 90, pred).await
 }
 
 fn preauth_keys(hs: &Headscale) -> Vec<Value> {
@@ -98,9 +82,10 @@ fn preauth_keys(hs: &Headscale) -> Vec<Value> {
 }
 
 fn find(hs: &Headscale, id: &str) -> Option<Value> {
-    preauth_keys(hs)
-        .into_iter()
-        .find(|k| k["id"].as_str() == Some(id) || k["id"].to_string() == id)
+    preauth_keys(hs).into_iter().find(|k| {
+        k["id"].as_str() == Some(id)
+            || k["id"].as_u64().map(|n| n.to_string()).as_deref() == Some(id)
+    })
 }
 
 fn expired(k: &Value) -> bool {
@@ -183,6 +168,64 @@ async fn tailnet_key_on_headscale_v0_29() {
         find(&hs, &ids["tagged"]).unwrap()["aclTags"],
         json!(["tag:spoke"])
     );
+
+    // The connection Secret deleted: a new pre-auth key is minted through
+    // the rotation path and the old one expired; Headscale holds exactly
+    // one valid key of the resource after.
+    Api::<Secret>::namespaced(client.clone(), NS)
+        .delete("tagged-conn", &DeleteParams::default())
+        .await
+        .unwrap();
+    let old = ids["tagged"].clone();
+    let k = wait(&api, "tagged", "given a new key", |k| {
+        let name = &k.metadata.annotations.as_ref().unwrap()["crossplane.io/external-name"];
+        *name != old
+            && status(k, "Ready").is_some_and(|s| s.0 == "True")
+            // the status write comes after the new external-name
+            && status(k, "Replaced").is_some_and(|s| s.2.contains(name.as_str()))
+    })
+    .await;
+    let new = k.metadata.annotations.clone().unwrap()["crossplane.io/external-name"].clone();
+    let (_, reason, message) = status(&k, "Replaced").unwrap();
+    assert_eq!(reason, "ConnectionSecretLost");
+    let expected = format!(
+        "the connection Secret {NS}/tagged-conn is missing, and the secret of {old} cannot be read back from the API; created a new one ({old} -> {new} at "
+    );
+    assert!(message.starts_with(&expected), "{message}");
+    let data = Api::<Secret>::namespaced(client.clone(), NS)
+        .get("tagged-conn")
+        .await
+        .unwrap()
+        .data
+        .unwrap();
+    let authkey = String::from_utf8(data["authkey"].0.clone()).unwrap();
+    assert!(
+        authkey.starts_with("hskey-auth-"),
+        "a new pre-auth key published"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let valid: Vec<Value> = preauth_keys(&hs)
+            .into_iter()
+            .filter(|k| k["aclTags"] == json!(["tag:spoke"]) && !expired(k))
+            .collect();
+        let id_of = |k: &Value| {
+            k["id"]
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or(k["id"].to_string())
+        };
+        if valid.len() == 1 && id_of(&valid[0]) == new {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "valid tagged keys: {valid:?}, want only {new}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(find(&hs, &old).is_none_or(|k| expired(&k)));
+    ids.insert("tagged", new);
 
     // Headscale v0.29 takes unowned tags on a pre-auth key (it checks them
     // when a node registers), so there is no create error for them here.
@@ -271,7 +314,13 @@ async fn tailnet_key_on_headscale_v0_29() {
         api.delete(name, &DeleteParams::default()).await.unwrap();
     }
     let deadline = Instant::now() + Duration::from_secs(90);
-    while api.list(&Default::default()).await.unwrap().items.len() > 0 {
+    while !api
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .is_empty()
+    {
         assert!(Instant::now() < deadline, "TailnetKeys not deleted");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

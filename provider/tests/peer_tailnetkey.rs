@@ -197,37 +197,14 @@ async fn wait_key(
     what: &str,
     pred: impl Fn(&namespaced::TailnetKey) -> bool,
 ) -> namespaced::TailnetKey {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        if let Some(k) = api.get_opt(name).await.unwrap()
-            && pred(&k)
-        {
-            return k;
-        }
-        if Instant::now() > deadline {
-            let k = api.get_opt(name).await.unwrap();
-            panic!(
-                "{name}: not {what} after 90s: {:#?}",
-                k.map(|k| (k.metadata.annotations, k.metadata.finalizers, k.status))
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    support::wait::wait_object(api, name, what, 90, pred).await
 }
 
 async fn wait_gone<K>(api: &Api<K>, name: &str)
 where
-    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + serde::Serialize,
 {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while api.get_opt(name).await.unwrap().is_some() {
-        assert!(
-            Instant::now() < deadline,
-            "{name} still exists after 90s: {:?}",
-            api.get_opt(name).await.unwrap().map(|o| o.meta().clone())
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    support::wait::wait_gone(api, name, 90).await
 }
 
 fn is(k: &namespaced::TailnetKey, t: &str, status: &str) -> bool {
@@ -918,4 +895,264 @@ async fn legacy_cluster_scoped_orphan_and_delete() {
         "Orphan leaves the key, Delete revokes it"
     );
     assert_no_secret_leaks(&env).await;
+}
+
+fn external_name(k: &namespaced::TailnetKey) -> String {
+    k.metadata.annotations.as_ref().unwrap()["crossplane.io/external-name"].clone()
+}
+
+/// The notes of the events of `reason` about `name`.
+async fn event_notes(client: &kube::Client, name: &str, reason: &str) -> Vec<String> {
+    Api::<Event>::namespaced(client.clone(), NS)
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| {
+            e.reason.as_deref() == Some(reason)
+                && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name)
+        })
+        .filter_map(|e| e.note)
+        .collect()
+}
+
+/// The replacement message up to the time the reconciler appends.
+fn replaced_message(k: &namespaced::TailnetKey) -> String {
+    let m = cond(&conditions_of(k), "Replaced")
+        .and_then(|c| c.message)
+        .unwrap_or_default();
+    m.rsplit_once(" at ")
+        .map(|(head, _)| head.to_string())
+        .unwrap_or(m)
+}
+
+/// The connection Secret of a Ready TailnetKey deleted, then edited: each
+/// time a new key is minted through the rotation path (new key, published,
+/// old one revoked) within one poll interval, with a `Replaced` condition
+/// and an event that say why; the fake holds exactly one valid key after.
+#[tokio::test]
+async fn a_deleted_or_edited_connection_secret_is_repaired() {
+    let env = setup().await;
+    let api = Api::<namespaced::TailnetKey>::namespaced(env.client.clone(), NS);
+    let secrets = Api::<Secret>::namespaced(env.client.clone(), NS);
+    let mut key = ns_key("lost", auth_params());
+    // a slower poll than setup's, so "within one poll interval" means something
+    let poll = Duration::from_secs(6);
+    key.metadata.annotations = Some(BTreeMap::from([(
+        "crossplane.io/poll-interval".to_string(),
+        "6s".to_string(),
+    )]));
+    api.create(&PostParams::default(), &key).await.unwrap();
+    let k = wait_key(&api, "lost", "Ready", |k| {
+        is(k, "Ready", "True") && is(k, "Synced", "True")
+    })
+    .await;
+    let first = external_name(&k);
+    let uid = k.metadata.uid.clone().unwrap();
+
+    // deleted
+    secrets
+        .delete("lost-conn", &DeleteParams::default())
+        .await
+        .unwrap();
+    let deleted_at = Instant::now();
+    // the status write (Replaced) comes after the new external-name
+    let replaced_by = |k: &namespaced::TailnetKey| {
+        let name = external_name(k);
+        cond(&conditions_of(k), "Replaced")
+            .and_then(|c| c.message)
+            .is_some_and(|m| m.contains(&format!("-> {name} at ")))
+    };
+    let k = wait_key(&api, "lost", "given a new key", |k| {
+        external_name(k) != first && is(k, "Ready", "True") && replaced_by(k)
+    })
+    .await;
+    let second = external_name(&k);
+    let data = secret_data(&env.client, NS, "lost-conn")
+        .await
+        .expect("the Secret is back");
+    let took = deleted_at.elapsed();
+    assert!(
+        took < poll + poll / 10 + Duration::from_secs(3),
+        "repaired after {took:?}, poll {poll:?}"
+    );
+    assert_eq!(
+        data["authkey"],
+        env.fake.with(|s| s.keys[&second].secret.clone())
+    );
+    let expected = format!(
+        "the connection Secret {NS}/lost-conn is missing, and the secret of {first} cannot be read back from the API; created a new one ({first} -> {second}"
+    );
+    assert_eq!(replaced_message(&k), expected);
+    assert_eq!(
+        cond(&conditions_of(&k), "Replaced").unwrap().reason,
+        "ConnectionSecretLost"
+    );
+    assert!(
+        event_notes(&env.client, "lost", "ReplacedExternalResource")
+            .await
+            .iter()
+            .any(|n| n.starts_with(&expected)),
+        "a ReplacedExternalResource event says why"
+    );
+    let secret = secrets.get("lost-conn").await.unwrap();
+    assert_eq!(secret.metadata.owner_references.unwrap()[0].uid, uid);
+    // the old key is revoked once the new one is published
+    wait_for_valid(&env.fake, &[second.as_str()]).await;
+
+    // edited: the key removed (another key kept, the Secret stays)
+    let mut s = secrets.get("lost-conn").await.unwrap();
+    s.data = Some(BTreeMap::from([(
+        "note".to_string(),
+        ByteString(b"kept".to_vec()),
+    )]));
+    secrets
+        .replace("lost-conn", &PostParams::default(), &s)
+        .await
+        .unwrap();
+    let k = wait_key(&api, "lost", "given a third key", |k| {
+        external_name(k) != second && is(k, "Ready", "True") && replaced_by(k)
+    })
+    .await;
+    let third = external_name(&k);
+    assert_eq!(
+        replaced_message(&k),
+        format!(
+            "the connection Secret {NS}/lost-conn lacks authkey, and the secret of {second} cannot be read back from the API; created a new one ({second} -> {third}"
+        )
+    );
+    let data = secret_data(&env.client, NS, "lost-conn").await.unwrap();
+    assert_eq!(
+        data["authkey"],
+        env.fake.with(|s| s.keys[&third].secret.clone())
+    );
+    assert_eq!(data["note"], "kept", "the edit's other keys stay");
+    wait_for_valid(&env.fake, &[third.as_str()]).await;
+    // and it stays that way: nothing replaced while the Secret is whole
+    tokio::time::sleep(poll * 2).await;
+    let k = api.get("lost").await.unwrap();
+    assert_eq!(external_name(&k), third);
+    assert_eq!(env.fake.valid_keys().len(), 1);
+    assert_no_secret_leaks(&env).await;
+}
+
+/// Waits until the fake's valid keys are exactly `ids`.
+async fn wait_for_valid(fake: &FakeTailscale, ids: &[&str]) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut valid: Vec<String> = fake.valid_keys().into_iter().map(|k| k.id).collect();
+        valid.sort();
+        if valid == ids {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "valid keys {valid:?}, want {ids:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A 429 with a long Retry-After (30 s, 90 s) ends the reconcile at once:
+/// Synced=False/RateLimited naming service, endpoint and retry time, and
+/// nothing is sent to the API before the retry time.
+#[tokio::test]
+async fn a_rate_limit_is_a_condition_not_a_timeout() {
+    for retry in [30u64, 90] {
+        let env = setup().await;
+        let api = Api::<namespaced::TailnetKey>::namespaced(env.client.clone(), NS);
+        env.fake.with(|s| s.fail_next.push_back((429, Some(retry))));
+        let name = format!("limited-{retry}");
+        api.create(&PostParams::default(), &ns_key(&name, auth_params()))
+            .await
+            .unwrap();
+        let started = Instant::now();
+        let k = wait_key(&api, &name, "RateLimited", |k| {
+            cond(&conditions_of(k), "Synced").is_some_and(|c| c.reason == "RateLimited")
+        })
+        .await;
+        let answered = Instant::now();
+        // one reconcile: far sooner than the reconcile timeout (10 s here)
+        assert!(
+            answered - started < Duration::from_secs(5),
+            "{:?}",
+            answered - started
+        );
+        let synced = cond(&conditions_of(&k), "Synced").unwrap();
+        assert_eq!(synced.status, "False");
+        let message = synced.message.unwrap();
+        let (head, at) = message.rsplit_once(" (at ").expect("a retry time");
+        assert_eq!(
+            head,
+            format!(
+                "rate limited by Tailscale: POST /api/v2/tailnet/-/keys answered HTTP 429: rate limit exceeded; retrying after {retry}s"
+            )
+        );
+        let at: jiff::Timestamp = at.trim_end_matches(')').parse().unwrap();
+        let wait = at.duration_since(jiff::Timestamp::now()).as_secs_f64();
+        assert!(
+            wait > retry as f64 - 10.0 && wait <= retry as f64 + 1.0,
+            "retry at {at}, {wait}s from now"
+        );
+        // the request log: the one 429, then nothing for the next 8 s
+        let requests = env.fake.with(|s| s.requests.clone());
+        assert_eq!(
+            requests,
+            vec!["POST /api/v2/tailnet/-/keys -> 429".to_string()]
+        );
+        tokio::time::sleep(Duration::from_secs(8)).await;
+        assert_eq!(
+            env.fake.with(|s| s.requests.len()),
+            1,
+            "no request before Retry-After: {:?}",
+            env.fake.with(|s| s.requests.clone())
+        );
+        assert!(
+            event_notes(&env.client, &name, "RateLimited")
+                .await
+                .iter()
+                .any(|n| n.starts_with("rate limited by Tailscale: POST /api/v2/tailnet/-/keys")),
+            "a RateLimited Warning event"
+        );
+    }
+}
+
+/// A key deleted outside within the creation grace: Ready shows the wait
+/// (how long, and why), then the key is replaced (`NotFound`).
+#[tokio::test]
+async fn the_creation_grace_is_shown_while_it_holds() {
+    let env = setup().await;
+    let api = Api::<namespaced::TailnetKey>::namespaced(env.client.clone(), NS);
+    api.create(&PostParams::default(), &ns_key("young", auth_params()))
+        .await
+        .unwrap();
+    let k = wait_key(&api, "young", "Ready", |k| is(k, "Ready", "True")).await;
+    let id = external_name(&k);
+    env.fake.with(|s| s.keys.get_mut(&id).unwrap().gone = true);
+    let k = wait_key(&api, "young", "waiting out the grace", |k| {
+        cond(&conditions_of(k), "Ready").is_some_and(|c| c.reason == "Creating")
+    })
+    .await;
+    let message = cond(&conditions_of(&k), "Ready").unwrap().message.unwrap();
+    let rest = message
+        .strip_prefix(&format!("{id} is not visible in the API yet; waiting "))
+        .unwrap_or_else(|| panic!("{message}"));
+    let (secs, tail) = rest.split_once('s').unwrap();
+    assert!(secs.parse::<u64>().is_ok_and(|s| s <= 5), "{message}");
+    assert_eq!(
+        tail,
+        " more of the 5s creation grace before creating it again"
+    );
+    let k = wait_key(&api, "young", "replaced after the grace", |k| {
+        external_name(k) != id
+            && is(k, "Ready", "True")
+            && cond(&conditions_of(k), "Replaced").is_some()
+    })
+    .await;
+    assert_eq!(
+        cond(&conditions_of(&k), "Replaced").unwrap().reason,
+        "NotFound"
+    );
+    assert_eq!(env.fake.valid_keys().len(), 1);
 }

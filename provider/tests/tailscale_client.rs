@@ -3,6 +3,8 @@
 
 mod support;
 
+use provider_hybrid_spoke::managed::ErrorKind;
+
 use std::time::Duration;
 
 use provider_hybrid_spoke::apis::tailnet::KeyType;
@@ -118,13 +120,37 @@ async fn errors_carry_the_apis_message() {
         e.message
     );
 
-    fake.with(|s| s.fail_next.push_back((429, Some(7))));
+    fake.with(|s| s.fail_next.push_back((429, Some(2))));
     let e = api.get_key("k1").await.unwrap_err();
     assert_eq!(
-        (e.status, e.retry_after),
-        (Some(429), Some(Duration::from_secs(7)))
+        (e.status, e.retry_after, e.kind),
+        (
+            Some(429),
+            Some(Duration::from_secs(2)),
+            ErrorKind::RateLimited
+        )
     );
-    assert!(e.message.contains("rate limit"), "{}", e.message);
+    let (head, _) = e.message.rsplit_once(" (at ").unwrap();
+    assert_eq!(
+        head,
+        "rate limited by Tailscale: GET /api/v2/tailnet/-/keys/k1 answered HTTP 429: rate limit exceeded; retrying after 2s"
+    );
+    // until Retry-After nothing is sent to that API, by any client
+    let sent = fake.with(|s| s.requests.len());
+    let e = client(&fake, v2::Auth::ApiKey(API_KEY.into()))
+        .create_key(&auth_key())
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::RateLimited);
+    assert!(
+        e.message.starts_with(
+            "rate limited by Tailscale: POST /api/v2/tailnet/-/keys not sent: the API answered 429 and asked to wait; retrying after "
+        ),
+        "{}",
+        e.message
+    );
+    assert_eq!(fake.with(|s| s.requests.len()), sent);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
 
     fake.with(|s| s.fail_next.push_back((502, None)));
     let e = api.create_key(&auth_key()).await.unwrap_err();

@@ -109,6 +109,23 @@ pub fn vendor_crds() -> &'static SchemaSet {
     })
 }
 
+/// The CRDs of everything the function composes: the vendored upstream ones
+/// and this project's provider's own (`package/provider/crds`).
+pub fn composed_crds() -> &'static SchemaSet {
+    static SET: OnceLock<SchemaSet> = OnceLock::new();
+    SET.get_or_init(|| {
+        let dir = vendor_crds_dir();
+        let mut set = SchemaSet::load_dir(&dir)
+            .unwrap_or_else(|e| panic!("loading CRDs from {}: {e}", dir.display()));
+        let ours = Path::new(env!("CARGO_MANIFEST_DIR")).join("package/provider/crds");
+        let added = set
+            .add_dir(&ours)
+            .unwrap_or_else(|e| panic!("loading CRDs from {}: {e}", ours.display()));
+        assert!(added > 0, "no CRDs in {}", ours.display());
+        set
+    })
+}
+
 /// One problem found in an object: where (`spec.forProvider.region`) and what.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Violation {

@@ -7,6 +7,15 @@
 #   HYBRID_SPOKE_ETCD             etcd v3.6.5 (go.etcd.io/etcd/server/v3, what k8s v1.35.4 pins)
 #   HYBRID_SPOKE_HEADSCALE_V0_29  headscale v0.29.2 (/api/v1)
 #   HYBRID_SPOKE_PYTHON           python of a venv with crossplane-function-sdk-python 0.15.1
+#   HYBRID_SPOKE_BACKSTAGE_TOOLS  directory with node_modules of tests/tools/backstage/package.json
+#                                 (@backstage/plugin-scaffolder-common 2.4.0, nunjitsu, ajv; npm ci)
+#   HYBRID_SPOKE_OCIIMAGE         tests/tools/ociimage (go-containerregistry v0.22.1): writes the
+#                                 packages' runtime images without Docker (tests/tools/xpkg.sh)
+#   HYBRID_SPOKE_CROSSPLANE       Crossplane core v2.4.0 (cmd/crossplane): `internal render`,
+#                                 `core init`, `core start`
+#   HYBRID_SPOKE_KUBE_CONTROLLER_MANAGER  kube-controller-manager (same k8s.io/kubernetes pin)
+#   HYBRID_SPOKE_PROVIDER_KUBERNETES      provider-kubernetes v1.2.1 (cmd/provider)
+#   HYBRID_SPOKE_PROVIDER_HELM            provider-helm v1.0.6 (cmd/provider)
 #
 # Pins live beside this script: kube/, crank/, headscale/ are Go modules
 # (go.mod + go.sum; each builds its `tool`), requirements.txt is hash-pinned.
@@ -80,7 +89,8 @@ build_go() {
 }
 
 mod_version() { # the version tests/tools/$1/go.mod requires of module $2
-  awk -v m="$2" '$1 == m && $2 ~ /^v/ {print $2; exit}' "$TOOLS/$1/go.mod"
+  awk -v m="$2" '$1 == m && $2 ~ /^v/ {print $2; exit}
+    $1 == "require" && $2 == m && $3 ~ /^v/ {print $3; exit}' "$TOOLS/$1/go.mod"
 }
 
 total_start=$SECONDS
@@ -89,6 +99,7 @@ CRANK_VERSION=$(mod_version crank github.com/crossplane/crossplane/v2)
 KUBE_VERSION=$(mod_version kube k8s.io/kubernetes)
 ETCD_VERSION=$(mod_version kube go.etcd.io/etcd/server/v3)
 HEADSCALE_VERSION=$(mod_version headscale github.com/juanfont/headscale)
+GGCR_VERSION=$(mod_version ociimage github.com/google/go-containerregistry)
 
 build_go crank "$CRANK_VERSION" crank \
   "-X github.com/crossplane/crossplane/v2/internal/version.version=$CRANK_VERSION" \
@@ -104,6 +115,28 @@ build_go kube "$KUBE_VERSION-etcd-$ETCD_VERSION" kube \
 build_go headscale "$HEADSCALE_VERSION" headscale \
   "" \
   headscale=github.com/juanfont/headscale/cmd/headscale
+
+build_go ociimage "ggcr-$GGCR_VERSION" ociimage \
+  "" \
+  ociimage=.
+# Crossplane core: its version is baked in where crossplane-runtime reads it,
+# or every package revision fails its Crossplane-version constraint.
+CROSSPLANE_VERSION=$(mod_version crossplane github.com/crossplane/crossplane/v2)
+build_go crossplane "$CROSSPLANE_VERSION" crossplane \
+  "-X github.com/crossplane/crossplane-runtime/v2/pkg/version.version=$CROSSPLANE_VERSION" \
+  crossplane=github.com/crossplane/crossplane/v2/cmd/crossplane
+
+# The e2e stack (tests/e2e.rs): the hub's garbage collector and the two
+# providers the function composes for, run out of cluster.
+build_go kube-controller-manager "$KUBE_VERSION" kube \
+  "-X $kv.gitVersion=$KUBE_VERSION -X $kv.gitMajor=1 -X $kv.gitMinor=$kminor -X $kv.gitTreeState=clean" \
+  kube-controller-manager=k8s.io/kubernetes/cmd/kube-controller-manager
+PROVIDER_KUBERNETES_VERSION=$(mod_version provider-kubernetes github.com/crossplane-contrib/provider-kubernetes)
+build_go provider-kubernetes "$PROVIDER_KUBERNETES_VERSION" provider-kubernetes "" \
+  provider=github.com/crossplane-contrib/provider-kubernetes/cmd/provider
+PROVIDER_HELM_VERSION=$(mod_version provider-helm github.com/crossplane-contrib/provider-helm)
+build_go provider-helm "$PROVIDER_HELM_VERSION" provider-helm "" \
+  provider=github.com/crossplane-contrib/provider-helm/cmd/provider
 
 # --- function-sdk-python ----------------------------------------------------
 SDK_VERSION=$(awk -F'==' '/^crossplane-function-sdk-python==/ {sub(/[ \\].*/, "", $2); print $2}' "$TOOLS/requirements.txt")
@@ -125,6 +158,24 @@ else
   echo "peers: function-sdk-python $SDK_VERSION: installed in $((SECONDS - start))s"
 fi
 
+# --- Backstage scaffolder packages (npm) -------------------------------------
+command -v node >/dev/null && command -v npm >/dev/null ||
+  die "node and npm are missing: install Node.js >= 20 (Debian: apt-get install nodejs npm)"
+backstage=$PEERS/backstage-tools
+stamp=$(pin_hash "$TOOLS/backstage/package.json" "$TOOLS/backstage/package-lock.json")
+if [ "$(cat "$backstage/.pins" 2>/dev/null)" = "$stamp" ] && [ -d "$backstage/node_modules" ]; then
+  echo "peers: backstage tools: cached in target/peers/backstage-tools (0s)"
+else
+  start=$SECONDS
+  rm -rf "$backstage"
+  mkdir -p "$backstage"
+  cp "$TOOLS/backstage/package.json" "$TOOLS/backstage/package-lock.json" "$backstage/"
+  (cd "$backstage" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error --cache "$PEERS/npm-cache") ||
+    die "npm ci of tests/tools/backstage/package-lock.json failed"
+  echo "$stamp" >"$backstage/.pins"
+  echo "peers: backstage tools: installed in $((SECONDS - start))s"
+fi
+
 cat >"$PEERS/env.sh.tmp" <<EOF
 # Written by tests/tools/peers.sh: the real peers the tests run against.
 export HYBRID_SPOKE_CRANK='$PEERS/crank-$CRANK_VERSION/bin/crank'
@@ -133,6 +184,17 @@ export HYBRID_SPOKE_KUBE_APISERVER='$PEERS/kube-$KUBE_VERSION-etcd-$ETCD_VERSION
 export HYBRID_SPOKE_ETCD='$PEERS/kube-$KUBE_VERSION-etcd-$ETCD_VERSION/bin/etcd'
 export HYBRID_SPOKE_HEADSCALE_V0_29='$PEERS/headscale-$HEADSCALE_VERSION/bin/headscale'
 export HYBRID_SPOKE_PYTHON='$venv/bin/python'
+export HYBRID_SPOKE_BACKSTAGE_TOOLS='$backstage'
+export HYBRID_SPOKE_OCIIMAGE='$PEERS/ociimage-ggcr-$GGCR_VERSION/bin/ociimage'
+export HYBRID_SPOKE_CROSSPLANE='$PEERS/crossplane-$CROSSPLANE_VERSION/bin/crossplane'
+export HYBRID_SPOKE_CROSSPLANE_VERSION='$CROSSPLANE_VERSION'
+# The module directories (CRDs, webhook configurations) of what the e2e stack runs.
+export HYBRID_SPOKE_CROSSPLANE_MODULE='$GOMODCACHE/github.com/crossplane/crossplane/v2@$CROSSPLANE_VERSION'
+export HYBRID_SPOKE_KUBE_CONTROLLER_MANAGER='$PEERS/kube-controller-manager-$KUBE_VERSION/bin/kube-controller-manager'
+export HYBRID_SPOKE_PROVIDER_KUBERNETES='$PEERS/provider-kubernetes-$PROVIDER_KUBERNETES_VERSION/bin/provider'
+export HYBRID_SPOKE_PROVIDER_KUBERNETES_MODULE='$GOMODCACHE/github.com/crossplane-contrib/provider-kubernetes@$PROVIDER_KUBERNETES_VERSION'
+export HYBRID_SPOKE_PROVIDER_HELM='$PEERS/provider-helm-$PROVIDER_HELM_VERSION/bin/provider'
+export HYBRID_SPOKE_PROVIDER_HELM_MODULE='$GOMODCACHE/github.com/crossplane-contrib/provider-helm@$PROVIDER_HELM_VERSION'
 # HYBRID_SPOKE_HEADSCALE_MAIN (Headscale main f20f1f12, /api/v2) is not built
 # here: the Go module proxy refuses that version. See docs/testing.md.
 EOF

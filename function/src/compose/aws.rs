@@ -12,8 +12,11 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::managed::{Api, ManagedResource, Selector};
-use super::{Composition, Stage, usage};
-use crate::spoke::{AmiType, NatMode, TaintEffect};
+use super::{Composition, Stage, names, usage};
+use ipnet::Ipv4Net;
+
+use crate::network::ZonePlan;
+use crate::spoke::{AmiType, NatMode, NodePool, TaintEffect};
 
 const VPC: Api = Api::v1beta1("ec2.aws", "VPC");
 const SUBNET: Api = Api::v1beta1("ec2.aws", "Subnet");
@@ -22,28 +25,13 @@ const EIP: Api = Api::v1beta1("ec2.aws", "EIP");
 const NAT_GATEWAY: Api = Api::v1beta1("ec2.aws", "NATGateway");
 const ROUTE_TABLE: Api = Api::v1beta1("ec2.aws", "RouteTable");
 /// The cluster-scoped Route's storage version is v1beta2 (same shape).
-const ROUTE: Api = Api {
-    service: "ec2.aws",
-    kind: "Route",
-    namespaced_version: "v1beta1",
-    cluster_version: "v1beta2",
-};
+const ROUTE: Api = Api::upjet("ec2.aws", "Route", "v1beta1", "v1beta2");
 const ROUTE_TABLE_ASSOCIATION: Api = Api::v1beta1("ec2.aws", "RouteTableAssociation");
 const ROLE: Api = Api::v1beta1("iam.aws", "Role");
 const ROLE_POLICY_ATTACHMENT: Api = Api::v1beta1("iam.aws", "RolePolicyAttachment");
-const CLUSTER: Api = Api {
-    service: "eks.aws",
-    kind: "Cluster",
-    namespaced_version: "v1beta1",
-    cluster_version: "v1beta2",
-};
-const CLUSTER_AUTH: Api = Api::v1beta1("eks.aws", "ClusterAuth");
-const NODE_GROUP: Api = Api {
-    service: "eks.aws",
-    kind: "NodeGroup",
-    namespaced_version: "v1beta1",
-    cluster_version: "v1beta2",
-};
+pub(super) const CLUSTER: Api = Api::upjet("eks.aws", "Cluster", "v1beta1", "v1beta2");
+pub(super) const CLUSTER_AUTH: Api = Api::v1beta1("eks.aws", "ClusterAuth");
+const NODE_GROUP: Api = Api::upjet("eks.aws", "NodeGroup", "v1beta1", "v1beta2");
 const ADDON: Api = Api::v1beta1("eks.aws", "Addon");
 const ACCESS_ENTRY: Api = Api::v1beta1("eks.aws", "AccessEntry");
 const ACCESS_POLICY_ASSOCIATION: Api = Api::v1beta1("eks.aws", "AccessPolicyAssociation");
@@ -61,16 +49,24 @@ const INTERNAL_ELB_TAG: &str = "kubernetes.io/role/internal-elb";
 /// provider documents 10m as the longest safe refresh period.
 const KUBECONFIG_REFRESH: &str = "10m";
 
+/// Composes the EKS half, part by part, in the order the spoke comes up.
 pub fn compose(c: &mut Composition<'_>) {
-    let Some(aws) = c.spoke.spec.aws.clone() else {
+    let spoke = c.spoke;
+    let Some(aws) = spoke.spec.aws.as_ref() else {
         return;
     };
+    network(c);
+    cluster(c);
+    node_pools(c, aws.ami_type);
+    addons(c);
+    access(c, &aws.admin_principal_arn);
+}
+
+/// The VPC, its internet gateway and public route, then each zone's subnets.
+fn network(c: &mut Composition<'_>) {
     let spoke = c.spoke;
     let region = spoke.spec.region.as_str();
-    let partition = partition(region);
     let tags = &spoke.tags;
-
-    // --- Network ---------------------------------------------------------
     c.add(
         Stage::Network,
         "vpc",
@@ -102,201 +98,221 @@ pub fn compose(c: &mut Composition<'_>) {
             },
         ),
     );
+    route_table(c, PUBLIC_ROUTE_TABLE);
+    route(
+        c,
+        "route-public-internet",
+        PUBLIC_ROUTE_TABLE,
+        Egress::Internet,
+    );
+    for zone in &spoke.network.zones {
+        zone_network(c, zone);
+    }
+}
 
-    let public_route_table = "route-table-public";
+const PUBLIC_ROUTE_TABLE: &str = "route-table-public";
+
+/// One zone: a public subnet (NAT gateways and load balancers only) and a
+/// private one (nodes), which egresses through a NAT gateway as
+/// `spec.network.natMode` says.
+fn zone_network(c: &mut Composition<'_>, zone: &ZonePlan) {
+    let (Some(private_cidr), Some(public_cidr)) = (zone.private_subnet, zone.public_subnet) else {
+        return;
+    };
+    let z = zone.suffix;
+    let public_subnet = format!("subnet-public-{z}");
+    subnet(c, &public_subnet, zone, public_cidr, Tier::Public);
+    associate(
+        c,
+        &format!("route-table-association-public-{z}"),
+        PUBLIC_ROUTE_TABLE,
+        &public_subnet,
+    );
+
+    let private_subnet = format!("subnet-private-{z}");
+    subnet(c, &private_subnet, zone, private_cidr, Tier::Private);
+    let nat_zone = nat_zone(c, z);
+    if nat_zone == Some(z) {
+        nat_gateway(c, z, &public_subnet);
+    }
+    let private_route_table = format!("route-table-private-{z}");
+    route_table(c, &private_route_table);
+    if let Some(nat_zone) = nat_zone {
+        route(
+            c,
+            &format!("route-private-{z}-nat"),
+            &private_route_table,
+            Egress::Nat(nat_zone),
+        );
+    }
+    associate(
+        c,
+        &format!("route-table-association-private-{z}"),
+        &private_route_table,
+        &private_subnet,
+    );
+}
+
+/// Which zone's NAT gateway a zone's private subnets egress through: their
+/// own (`PerZone`), the first zone's (`Single`), or none (`None`).
+fn nat_zone(c: &Composition<'_>, zone: char) -> Option<char> {
+    let spoke = c.spoke;
+    match spoke.spec.network.nat_mode {
+        NatMode::PerZone => Some(zone),
+        NatMode::Single => spoke.network.zones.first().map(|first| first.suffix),
+        NatMode::None => None,
+    }
+}
+
+/// Public subnets hold load balancers facing the internet, private ones
+/// the internal ones: each tier carries the tag the load balancer
+/// controller looks for.
+enum Tier {
+    Public,
+    Private,
+}
+
+fn subnet(c: &mut Composition<'_>, name: &str, zone: &ZonePlan, cidr: Ipv4Net, tier: Tier) {
+    let spoke = c.spoke;
+    let (elb_tag, selection) = match tier {
+        Tier::Public => (ELB_TAG, PUBLIC_SUBNETS),
+        Tier::Private => (INTERNAL_ELB_TAG, PRIVATE_SUBNETS),
+    };
     c.add(
         Stage::Network,
-        public_route_table,
+        name,
         &ManagedResource::new(
             spoke,
-            ROUTE_TABLE,
-            public_route_table,
-            InVpc {
-                region,
+            SUBNET,
+            name,
+            Subnet {
+                region: &spoke.spec.region,
                 vpc_id_selector: Selector::resource("vpc"),
+                cidr_block: cidr.to_string(),
+                availability_zone: zone.zone.clone(),
+                // Only NAT gateways and load balancers live in public
+                // subnets: no instance gets a public address by accident.
+                map_public_ip_on_launch: false,
+                tags: &with(&spoke.tags, elb_tag, "1"),
+            },
+        )
+        .role(selection),
+    );
+}
+
+/// A zone's NAT gateway, in its public subnet, with its Elastic IP.
+fn nat_gateway(c: &mut Composition<'_>, z: char, public_subnet: &str) {
+    let spoke = c.spoke;
+    let region = spoke.spec.region.as_str();
+    let tags = &spoke.tags;
+    let eip = format!("eip-{z}");
+    c.add(
+        Stage::Network,
+        &eip,
+        &ManagedResource::new(
+            spoke,
+            EIP,
+            &eip,
+            Eip {
+                region,
+                domain: "vpc",
                 tags,
             },
         ),
     );
+    let nat_gateway = format!("nat-gateway-{z}");
     c.add(
         Stage::Network,
-        "route-public-internet",
+        &nat_gateway,
         &ManagedResource::new(
             spoke,
-            ROUTE,
-            "route-public-internet",
-            Route {
+            NAT_GATEWAY,
+            &nat_gateway,
+            NatGateway {
                 region,
-                route_table_id_selector: Selector::resource(public_route_table),
-                destination_cidr_block: "0.0.0.0/0",
-                gateway_id_selector: Some(Selector::resource("internet-gateway")),
-                nat_gateway_id_selector: None,
+                connectivity_type: "public",
+                allocation_id_selector: Selector::resource(&eip),
+                subnet_id_selector: Selector::resource(public_subnet),
+                tags,
             },
         ),
     );
+}
 
-    for zone in &spoke.network.zones {
-        let z = zone.suffix;
-        let (Some(private_cidr), Some(public_cidr)) = (zone.private_subnet, zone.public_subnet)
-        else {
-            continue;
-        };
+fn route_table(c: &mut Composition<'_>, name: &str) {
+    let spoke = c.spoke;
+    c.add(
+        Stage::Network,
+        name,
+        &ManagedResource::new(
+            spoke,
+            ROUTE_TABLE,
+            name,
+            InVpc {
+                region: &spoke.spec.region,
+                vpc_id_selector: Selector::resource("vpc"),
+                tags: &spoke.tags,
+            },
+        ),
+    );
+}
 
-        let public_subnet = format!("subnet-public-{z}");
-        c.add(
-            Stage::Network,
-            &public_subnet,
-            &ManagedResource::new(
-                spoke,
-                SUBNET,
-                &public_subnet,
-                Subnet {
-                    region,
-                    vpc_id_selector: Selector::resource("vpc"),
-                    cidr_block: public_cidr.to_string(),
-                    availability_zone: zone.zone.clone(),
-                    // Only NAT gateways and load balancers live here: no
-                    // instance should get a public address by accident.
-                    map_public_ip_on_launch: false,
-                    tags: &with(tags, ELB_TAG, "1"),
-                },
-            )
-            .role(PUBLIC_SUBNETS),
-        );
-        associate(
-            c,
-            region,
-            &format!("route-table-association-public-{z}"),
-            public_route_table,
-            &public_subnet,
-        );
+/// Where a default route leads.
+enum Egress {
+    Internet,
+    /// The NAT gateway of this zone.
+    Nat(char),
+}
 
-        let private_subnet = format!("subnet-private-{z}");
-        c.add(
-            Stage::Network,
-            &private_subnet,
-            &ManagedResource::new(
-                spoke,
-                SUBNET,
-                &private_subnet,
-                Subnet {
-                    region,
-                    vpc_id_selector: Selector::resource("vpc"),
-                    cidr_block: private_cidr.to_string(),
-                    availability_zone: zone.zone.clone(),
-                    map_public_ip_on_launch: false,
-                    tags: &with(tags, INTERNAL_ELB_TAG, "1"),
-                },
-            )
-            .role(PRIVATE_SUBNETS),
-        );
+/// The default route (`0.0.0.0/0`) of a route table.
+fn route(c: &mut Composition<'_>, name: &str, route_table: &str, egress: Egress) {
+    let (gateway_id_selector, nat_gateway_id_selector) = match egress {
+        Egress::Internet => (Some(Selector::resource("internet-gateway")), None),
+        Egress::Nat(zone) => (
+            None,
+            Some(Selector::resource(&format!("nat-gateway-{zone}"))),
+        ),
+    };
+    let spoke = c.spoke;
+    c.add(
+        Stage::Network,
+        name,
+        &ManagedResource::new(
+            spoke,
+            ROUTE,
+            name,
+            Route {
+                region: &spoke.spec.region,
+                route_table_id_selector: Selector::resource(route_table),
+                destination_cidr_block: "0.0.0.0/0",
+                gateway_id_selector,
+                nat_gateway_id_selector,
+            },
+        ),
+    );
+}
 
-        // Private subnets egress through their zone's NAT gateway (PerZone),
-        // the first zone's (Single), or not at all (None).
-        let nat_zone = match spoke.spec.network.nat_mode {
-            NatMode::PerZone => Some(z),
-            NatMode::Single => spoke.network.zones.first().map(|first| first.suffix),
-            NatMode::None => None,
-        };
-        if nat_zone == Some(z) {
-            let eip = format!("eip-{z}");
-            c.add(
-                Stage::Network,
-                &eip,
-                &ManagedResource::new(
-                    spoke,
-                    EIP,
-                    &eip,
-                    Eip {
-                        region,
-                        domain: "vpc",
-                        tags,
-                    },
-                ),
-            );
-            let nat_gateway = format!("nat-gateway-{z}");
-            c.add(
-                Stage::Network,
-                &nat_gateway,
-                &ManagedResource::new(
-                    spoke,
-                    NAT_GATEWAY,
-                    &nat_gateway,
-                    NatGateway {
-                        region,
-                        connectivity_type: "public",
-                        allocation_id_selector: Selector::resource(&eip),
-                        subnet_id_selector: Selector::resource(&public_subnet),
-                        tags,
-                    },
-                ),
-            );
-        }
-
-        let private_route_table = format!("route-table-private-{z}");
-        c.add(
-            Stage::Network,
-            &private_route_table,
-            &ManagedResource::new(
-                spoke,
-                ROUTE_TABLE,
-                &private_route_table,
-                InVpc {
-                    region,
-                    vpc_id_selector: Selector::resource("vpc"),
-                    tags,
-                },
-            ),
-        );
-        if let Some(nat_zone) = nat_zone {
-            let route = format!("route-private-{z}-nat");
-            c.add(
-                Stage::Network,
-                &route,
-                &ManagedResource::new(
-                    spoke,
-                    ROUTE,
-                    &route,
-                    Route {
-                        region,
-                        route_table_id_selector: Selector::resource(&private_route_table),
-                        destination_cidr_block: "0.0.0.0/0",
-                        gateway_id_selector: None,
-                        nat_gateway_id_selector: Some(Selector::resource(&format!(
-                            "nat-gateway-{nat_zone}"
-                        ))),
-                    },
-                ),
-            );
-        }
-        associate(
-            c,
-            region,
-            &format!("route-table-association-private-{z}"),
-            &private_route_table,
-            &private_subnet,
-        );
-    }
-
-    // --- Cluster ---------------------------------------------------------
-    role(c, Stage::Cluster, "cluster-role", "eks.amazonaws.com", tags);
+/// The control plane: its IAM role, the EKS cluster in the private subnets,
+/// and the ClusterAuth that publishes its kubeconfig.
+fn cluster(c: &mut Composition<'_>) {
+    let spoke = c.spoke;
+    let region = spoke.spec.region.as_str();
+    role(c, Stage::Cluster, "cluster-role", "eks.amazonaws.com");
     attach(
         c,
         Stage::Cluster,
         "cluster-role-policy",
         "cluster-role",
-        &managed_policy(partition, "AmazonEKSClusterPolicy"),
+        &managed_policy(partition(region), "AmazonEKSClusterPolicy"),
     );
-
     let api_endpoint = &spoke.spec.network.api_endpoint;
-    let cluster_name = spoke.cluster_name();
     c.add(
         Stage::Cluster,
-        "cluster",
+        names::CLUSTER,
         &ManagedResource::new(
             spoke,
             CLUSTER,
-            "cluster",
+            names::CLUSTER,
             Cluster {
                 region,
                 version: spoke.kubernetes_version.clone(),
@@ -321,33 +337,38 @@ pub fn compose(c: &mut Composition<'_>) {
                     ip_family: "ipv4",
                     service_ipv4_cidr: spoke.network.services.to_string(),
                 },
-                tags,
+                tags: &spoke.tags,
             },
         )
-        .external_name(cluster_name),
+        .external_name(spoke.cluster_name()),
     );
     c.add(
         Stage::Cluster,
-        "cluster-auth",
+        names::CLUSTER_AUTH,
         &ManagedResource::new(
             spoke,
             CLUSTER_AUTH,
-            "cluster-auth",
+            names::CLUSTER_AUTH,
             ClusterAuth {
                 region,
-                cluster_name_selector: Selector::resource("cluster"),
+                cluster_name_selector: Selector::resource(names::CLUSTER),
                 refresh_period: KUBECONFIG_REFRESH,
             },
         )
         .connection_secret(spoke, spoke.kubeconfig_secret_name()),
     );
     let endpoint = c
-        .observed_str("cluster", "/status/atProvider/endpoint")
+        .observed_str(names::CLUSTER, "/status/atProvider/endpoint")
         .map(String::from);
     c.report_cluster(endpoint);
+}
 
-    // --- Node pools ------------------------------------------------------
-    role(c, Stage::NodePools, "node-role", "ec2.amazonaws.com", tags);
+/// The nodes' IAM role with the policies EKS nodes need, then one managed
+/// node group per pool.
+fn node_pools(c: &mut Composition<'_>, ami_type: AmiType) {
+    let spoke = c.spoke;
+    let partition = partition(&spoke.spec.region);
+    role(c, Stage::NodePools, "node-role", "ec2.amazonaws.com");
     for (name, policy) in [
         ("node-role-worker-policy", "AmazonEKSWorkerNodePolicy"),
         ("node-role-cni-policy", "AmazonEKS_CNI_Policy"),
@@ -362,59 +383,69 @@ pub fn compose(c: &mut Composition<'_>) {
         );
     }
     for (pool, instance_type) in spoke.spec.node_pools.iter().zip(&spoke.instance_types) {
-        let name = format!("nodegroup-{}", pool.name);
-        c.add(
-            Stage::NodePools,
-            &name,
-            &ManagedResource::new(
-                spoke,
-                NODE_GROUP,
-                &name,
-                NodeGroup {
-                    region,
-                    cluster_name_selector: Selector::resource("cluster"),
-                    node_role_arn_selector: Selector::resource("node-role"),
-                    subnet_id_selector: Selector::role(PRIVATE_SUBNETS),
-                    version: spoke.kubernetes_version.clone(),
-                    ami_type: aws.ami_type,
-                    capacity_type: "ON_DEMAND",
-                    instance_types: vec![instance_type.clone()],
-                    scaling_config: Scaling {
-                        min_size: pool.min_size,
-                        max_size: pool.max_size,
-                    },
-                    update_config: UpdateConfig {
-                        max_unavailable_percentage: 33,
-                    },
-                    labels: pool.labels.clone(),
-                    taint: pool
-                        .taints
-                        .iter()
-                        .map(|t| NodeTaint {
-                            key: t.key.clone(),
-                            value: t.value.clone(),
-                            effect: eks_taint_effect(t.effect),
-                        })
-                        .collect(),
-                    tags,
-                },
-            )
-            // The cluster autoscaler owns the size once the group exists.
-            .init_provider(NodeGroupInit {
-                scaling_config: DesiredSize {
-                    desired_size: pool.initial_size(),
-                },
-            })
-            .external_name(&pool.name),
-        );
-        // EKS refuses to delete a cluster that still has node groups.
-        usage::add(
-            c,
-            Stage::NodePools,
-            (&NODE_GROUP, &name),
-            (&CLUSTER, "cluster"),
-        );
+        node_group(c, pool, instance_type, ami_type);
     }
+}
+
+fn node_group(c: &mut Composition<'_>, pool: &NodePool, instance_type: &str, ami_type: AmiType) {
+    let spoke = c.spoke;
+    let name = format!("nodegroup-{}", pool.name);
+    c.add(
+        Stage::NodePools,
+        &name,
+        &ManagedResource::new(
+            spoke,
+            NODE_GROUP,
+            &name,
+            NodeGroup {
+                region: &spoke.spec.region,
+                cluster_name_selector: Selector::resource(names::CLUSTER),
+                node_role_arn_selector: Selector::resource("node-role"),
+                subnet_id_selector: Selector::role(PRIVATE_SUBNETS),
+                version: spoke.kubernetes_version.clone(),
+                ami_type,
+                capacity_type: "ON_DEMAND",
+                instance_types: vec![instance_type.to_string()],
+                scaling_config: Scaling {
+                    min_size: pool.min_size,
+                    max_size: pool.max_size,
+                },
+                update_config: UpdateConfig {
+                    max_unavailable_percentage: 33,
+                },
+                labels: pool.labels.clone(),
+                taint: pool
+                    .taints
+                    .iter()
+                    .map(|t| NodeTaint {
+                        key: t.key.clone(),
+                        value: t.value.clone(),
+                        effect: eks_taint_effect(t.effect),
+                    })
+                    .collect(),
+                tags: &spoke.tags,
+            },
+        )
+        // The cluster autoscaler owns the size once the group exists.
+        .init_provider(NodeGroupInit {
+            scaling_config: DesiredSize {
+                desired_size: pool.initial_size(),
+            },
+        })
+        .external_name(&pool.name),
+    );
+    // EKS refuses to delete a cluster that still has node groups.
+    usage::add(
+        c,
+        Stage::NodePools,
+        (&NODE_GROUP, &name),
+        (&CLUSTER, names::CLUSTER),
+    );
+}
+
+/// The Input's managed add-ons, on every cluster.
+fn addons(c: &mut Composition<'_>) {
+    let spoke = c.spoke;
     for addon in &spoke.input.aws.addons {
         let name = format!("addon-{addon}");
         c.add(
@@ -425,50 +456,86 @@ pub fn compose(c: &mut Composition<'_>) {
                 ADDON,
                 &name,
                 Addon {
-                    region,
-                    cluster_name_selector: Selector::resource("cluster"),
+                    region: &spoke.spec.region,
+                    cluster_name_selector: Selector::resource(names::CLUSTER),
                     addon_name: addon.clone(),
                     // EKS installs self-managed copies of the core add-ons at
                     // creation; the managed add-on takes them over.
                     resolve_conflicts_on_create: "OVERWRITE",
                     resolve_conflicts_on_update: "PRESERVE",
-                    tags,
+                    tags: &spoke.tags,
                 },
             ),
         );
     }
+}
 
-    // --- Access ----------------------------------------------------------
-    c.add(
+/// The claim's admin principal gets cluster-admin through an access entry.
+fn access(c: &mut Composition<'_>, admin_principal_arn: &str) {
+    grant_cluster_access(
+        c,
         Stage::Access,
-        "access-entry-admin",
+        ("access-entry-admin", "access-policy-admin"),
+        Principal::Arn(admin_principal_arn.to_string()),
+        "AmazonEKSClusterAdminPolicy",
+    );
+}
+
+/// Who an access entry is for: an ARN, or a composed IAM role (selected, so
+/// the entry waits for it).
+pub(super) enum Principal<'a> {
+    Arn(String),
+    Role(&'a str),
+}
+
+/// An EKS access entry for `principal` and the association of the EKS
+/// access policy `policy` with it, cluster-wide; `names` are the entry's and
+/// the association's composition resource names.
+pub(super) fn grant_cluster_access(
+    c: &mut Composition<'_>,
+    stage: Stage,
+    names: (&str, &str),
+    principal: Principal<'_>,
+    policy: &str,
+) {
+    let spoke = c.spoke;
+    let region = spoke.spec.region.as_str();
+    let (principal_arn, principal_arn_from_role_selector) = match principal {
+        Principal::Arn(arn) => (Some(arn), None),
+        Principal::Role(role) => (None, Some(Selector::resource(role))),
+    };
+    c.add(
+        stage,
+        names.0,
         &ManagedResource::new(
             spoke,
             ACCESS_ENTRY,
-            "access-entry-admin",
+            names.0,
             AccessEntry {
                 region,
-                cluster_name_selector: Selector::resource("cluster"),
-                principal_arn: aws.admin_principal_arn.clone(),
+                cluster_name_selector: Selector::resource(names::CLUSTER),
+                principal_arn,
+                principal_arn_from_role_selector,
                 r#type: "STANDARD",
-                tags,
+                tags: &spoke.tags,
             },
         ),
     );
     c.add(
-        Stage::Access,
-        "access-policy-admin",
+        stage,
+        names.1,
         &ManagedResource::new(
             spoke,
             ACCESS_POLICY_ASSOCIATION,
-            "access-policy-admin",
+            names.1,
             AccessPolicyAssociation {
                 region,
-                cluster_name_selector: Selector::resource("cluster"),
+                cluster_name_selector: Selector::resource(names::CLUSTER),
                 // Selecting the entry orders the association after it.
-                principal_arn_selector: Selector::resource("access-entry-admin"),
+                principal_arn_selector: Selector::resource(names.0),
                 policy_arn: format!(
-                    "arn:{partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+                    "arn:{}:eks::aws:cluster-access-policy/{policy}",
+                    partition(region)
                 ),
                 access_scope: AccessScope { r#type: "cluster" },
             },
@@ -477,7 +544,7 @@ pub fn compose(c: &mut Composition<'_>) {
 }
 
 /// The AWS partition a region belongs to, for the ARNs of AWS-managed policies.
-fn partition(region: &str) -> &'static str {
+pub(super) fn partition(region: &str) -> &'static str {
     if region.starts_with("cn-") {
         "aws-cn"
     } else if region.starts_with("us-gov-") {
@@ -505,13 +572,14 @@ fn eks_taint_effect(effect: TaintEffect) -> &'static str {
     }
 }
 
-fn associate(c: &mut Composition<'_>, region: &str, name: &str, route_table: &str, subnet: &str) {
+fn associate(c: &mut Composition<'_>, name: &str, route_table: &str, subnet: &str) {
+    let spoke = c.spoke;
     let association = ManagedResource::new(
-        c.spoke,
+        spoke,
         ROUTE_TABLE_ASSOCIATION,
         name,
         RouteTableAssociation {
-            region,
+            region: &spoke.spec.region,
             route_table_id_selector: Selector::resource(route_table),
             subnet_id_selector: Selector::resource(subnet),
         },
@@ -520,20 +588,41 @@ fn associate(c: &mut Composition<'_>, region: &str, name: &str, route_table: &st
 }
 
 /// An IAM role the given AWS service may assume.
-fn role(
+fn role(c: &mut Composition<'_>, stage: Stage, name: &str, service: &str) {
+    let spoke = c.spoke;
+    trusting_role(
+        c,
+        stage,
+        name,
+        TrustedPrincipal::Service(service.to_string()),
+        &spoke.tags,
+    );
+}
+
+/// Who may assume a role.
+#[derive(Serialize)]
+pub(super) enum TrustedPrincipal {
+    /// An AWS service, e.g. `eks.amazonaws.com`.
+    Service(String),
+    /// An IAM principal (role or account) ARN.
+    #[serde(rename = "AWS")]
+    Aws(String),
+}
+
+/// An IAM role `principal` may assume, with no permissions of its own
+/// unless attached.
+pub(super) fn trusting_role(
     c: &mut Composition<'_>,
     stage: Stage,
     name: &str,
-    service: &str,
+    principal: TrustedPrincipal,
     tags: &BTreeMap<String, String>,
 ) {
     let trust = TrustPolicy {
         version: "2012-10-17",
         statement: vec![TrustStatement {
             effect: "Allow",
-            principal: ServicePrincipal {
-                service: service.to_string(),
-            },
+            principal,
             action: "sts:AssumeRole",
         }],
     };
@@ -659,14 +748,8 @@ struct TrustPolicy {
 #[serde(rename_all = "PascalCase")]
 struct TrustStatement {
     effect: &'static str,
-    principal: ServicePrincipal,
+    principal: TrustedPrincipal,
     action: &'static str,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct ServicePrincipal {
-    service: String,
 }
 
 #[derive(Serialize)]
@@ -790,7 +873,10 @@ struct Addon<'a> {
 struct AccessEntry<'a> {
     region: &'a str,
     cluster_name_selector: Selector,
-    principal_arn: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    principal_arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    principal_arn_from_role_selector: Option<Selector>,
     r#type: &'static str,
     tags: &'a Tags,
 }

@@ -12,34 +12,25 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::managed::{Api, ManagedResource, Selector};
-use super::{Composition, Stage, usage};
+use super::{Composition, Stage, names, usage};
+use crate::naming;
 use crate::spoke::{NodePool, SkuTier, TaintEffect};
 
 const RESOURCE_GROUP: Api = Api::v1beta1("azure", "ResourceGroup");
-const VIRTUAL_NETWORK: Api = Api {
-    service: "network.azure",
-    kind: "VirtualNetwork",
-    namespaced_version: "v1beta1",
-    cluster_version: "v1beta2",
-};
-const SUBNET: Api = Api {
-    service: "network.azure",
-    kind: "Subnet",
-    namespaced_version: "v1beta1",
-    cluster_version: "v1beta2",
-};
-const KUBERNETES_CLUSTER: Api = Api {
-    service: "containerservice.azure",
-    kind: "KubernetesCluster",
-    namespaced_version: "v1beta1",
-    cluster_version: "v1beta2",
-};
-const NODE_POOL: Api = Api {
-    service: "containerservice.azure",
-    kind: "KubernetesClusterNodePool",
-    namespaced_version: "v1beta1",
-    cluster_version: "v1beta2",
-};
+const VIRTUAL_NETWORK: Api = Api::upjet("network.azure", "VirtualNetwork", "v1beta1", "v1beta2");
+const SUBNET: Api = Api::upjet("network.azure", "Subnet", "v1beta1", "v1beta2");
+pub(super) const KUBERNETES_CLUSTER: Api = Api::upjet(
+    "containerservice.azure",
+    "KubernetesCluster",
+    "v1beta1",
+    "v1beta2",
+);
+const NODE_POOL: Api = Api::upjet(
+    "containerservice.azure",
+    "KubernetesClusterNodePool",
+    "v1beta1",
+    "v1beta2",
+);
 
 /// AKS's limit on `dnsPrefix`.
 const DNS_PREFIX_MAX: usize = 54;
@@ -59,7 +50,7 @@ pub fn compose(c: &mut Composition<'_>) {
 
     // --- Network ---------------------------------------------------------
     let resource_group_name = if azure.resource_group_name.is_empty() {
-        format!("{cluster_name}-rg")
+        fit(naming::RESOURCE_GROUP, format!("{cluster_name}-rg"))
     } else {
         azure.resource_group_name.clone()
     };
@@ -88,7 +79,7 @@ pub fn compose(c: &mut Composition<'_>) {
                 tags,
             },
         )
-        .external_name(format!("{cluster_name}-vnet")),
+        .external_name(fit(naming::VNET, format!("{cluster_name}-vnet"))),
     );
     let node_subnet = spoke.network.node_subnet.unwrap_or(spoke.network.vpc);
     c.add(
@@ -108,6 +99,15 @@ pub fn compose(c: &mut Composition<'_>) {
     );
 
     // --- Cluster ---------------------------------------------------------
+    // The claim's admin groups, and Argo CD's identity when spokes are
+    // registered in the hub's Argo CD (argocd.rs).
+    let mut admin_groups = azure.admin_group_object_ids.clone();
+    if let Some(argocd) = &spoke.input.argocd
+        && !argocd.admin_group_object_id.is_empty()
+        && !admin_groups.contains(&argocd.admin_group_object_id)
+    {
+        admin_groups.push(argocd.admin_group_object_id.clone());
+    }
     let api_endpoint = &spoke.spec.network.api_endpoint;
     // The first pool is the system pool: it lives inside the cluster resource.
     let Some(system_pool) = spoke.spec.node_pools.first() else {
@@ -116,11 +116,11 @@ pub fn compose(c: &mut Composition<'_>) {
     let system_vm_size = spoke.instance_types.first().cloned().unwrap_or_default();
     c.add(
         Stage::Cluster,
-        "cluster",
+        names::CLUSTER,
         &ManagedResource::new(
             spoke,
             KUBERNETES_CLUSTER,
-            "cluster",
+            names::CLUSTER,
             KubernetesCluster {
                 location,
                 resource_group_name_selector: Selector::resource("resource-group"),
@@ -140,13 +140,12 @@ pub fn compose(c: &mut Composition<'_>) {
                 .then(|| ApiServerAccessProfile {
                     authorized_ip_ranges: api_endpoint.allowed_cidrs.clone(),
                 }),
-                azure_active_directory_role_based_access_control: (!azure
-                    .admin_group_object_ids
-                    .is_empty())
-                .then(|| EntraRbac {
-                    admin_group_object_ids: azure.admin_group_object_ids.clone(),
-                    azure_rbac_enabled: true,
-                }),
+                azure_active_directory_role_based_access_control: (!admin_groups.is_empty()).then(
+                    || EntraRbac {
+                        admin_group_object_ids: admin_groups.clone(),
+                        azure_rbac_enabled: true,
+                    },
+                ),
                 network_profile: NetworkProfile {
                     network_plugin: "azure",
                     network_plugin_mode: "overlay",
@@ -185,8 +184,8 @@ pub fn compose(c: &mut Composition<'_>) {
         .connection_secret(spoke, spoke.kubeconfig_secret_name()),
     );
     let endpoint = c
-        .observed_str("cluster", "/status/atProvider/fqdn")
-        .or_else(|| c.observed_str("cluster", "/status/atProvider/privateFqdn"))
+        .observed_str(names::CLUSTER, "/status/atProvider/fqdn")
+        .or_else(|| c.observed_str(names::CLUSTER, "/status/atProvider/privateFqdn"))
         .map(|fqdn| format!("https://{fqdn}:443"));
     c.report_cluster(endpoint);
 
@@ -207,7 +206,7 @@ pub fn compose(c: &mut Composition<'_>) {
                 NODE_POOL,
                 &name,
                 NodePoolSpec {
-                    kubernetes_cluster_id_selector: Selector::resource("cluster"),
+                    kubernetes_cluster_id_selector: Selector::resource(names::CLUSTER),
                     mode: "User",
                     vm_size: vm_size.clone(),
                     pool: Pool::of(pool, &spoke.kubernetes_version, &zones),
@@ -230,13 +229,19 @@ pub fn compose(c: &mut Composition<'_>) {
             c,
             Stage::NodePools,
             (&NODE_POOL, &name),
-            (&KUBERNETES_CLUSTER, "cluster"),
+            (&KUBERNETES_CLUSTER, names::CLUSTER),
         );
     }
 }
 
 /// Azure tag names cannot hold `<>%&\?/`; label keys such as
 /// `appgear.io/tenant-id` become `appgear.io_tenant-id`, values unchanged.
+/// A name derived from the (already valid) cluster name, shortened if the
+/// suffix makes it too long.
+fn fit(rule: naming::Rule, name: String) -> String {
+    rule.fit(&name).unwrap_or(name)
+}
+
 fn azure_tags(tags: &BTreeMap<String, String>) -> BTreeMap<String, String> {
     tags.iter()
         .map(|(key, value)| {

@@ -1,6 +1,9 @@
-//! The envelope every upjet managed resource shares, for both API flavours:
-//! namespaced `*.m.upbound.io` MRs composed by a Crossplane v2 namespaced XR,
-//! and cluster-scoped `*.upbound.io` MRs composed by a legacy XR.
+//! The envelope every managed resource shares, whichever provider owns it,
+//! for both API flavours: namespaced `<service>.m.<domain>` MRs composed by a
+//! Crossplane v2 namespaced XR, and cluster-scoped `<service>.<domain>` MRs
+//! composed by a legacy XR. Upjet (`upbound.io`), provider-kubernetes and
+//! provider-helm (`crossplane.io`) and this project's provider
+//! (`hybridspoke.io`) all follow that naming.
 
 use std::collections::BTreeMap;
 
@@ -16,11 +19,33 @@ pub const RESOURCE_LABEL: &str = "hybridspoke.io/resource";
 pub const ROLE_LABEL: &str = "hybridspoke.io/role";
 pub const EXTERNAL_NAME: &str = "crossplane.io/external-name";
 
-/// One upjet kind in both flavours.
+/// The domain a provider's API groups end in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Domain {
+    /// provider-upjet-aws / -azure.
+    Upbound,
+    /// provider-kubernetes, provider-helm.
+    Crossplane,
+    /// This project's provider.
+    HybridSpoke,
+}
+
+impl Domain {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Domain::Upbound => "upbound.io",
+            Domain::Crossplane => "crossplane.io",
+            Domain::HybridSpoke => "hybridspoke.io",
+        }
+    }
+}
+
+/// One managed kind in both flavours.
 #[derive(Clone, Copy, Debug)]
 pub struct Api {
     /// The provider service group without the scope part, e.g. `ec2.aws`.
     pub service: &'static str,
+    pub domain: Domain,
     pub kind: &'static str,
     pub namespaced_version: &'static str,
     /// Storage version of the cluster-scoped flavour (EKS Cluster and
@@ -30,20 +55,48 @@ pub struct Api {
 }
 
 impl Api {
+    /// An upjet kind at v1beta1 in both flavours.
     pub const fn v1beta1(service: &'static str, kind: &'static str) -> Api {
+        Api::upjet(service, kind, "v1beta1", "v1beta1")
+    }
+
+    pub const fn upjet(
+        service: &'static str,
+        kind: &'static str,
+        namespaced_version: &'static str,
+        cluster_version: &'static str,
+    ) -> Api {
         Api {
             service,
+            domain: Domain::Upbound,
             kind,
-            namespaced_version: "v1beta1",
-            cluster_version: "v1beta1",
+            namespaced_version,
+            cluster_version,
+        }
+    }
+
+    pub const fn new(
+        domain: Domain,
+        service: &'static str,
+        kind: &'static str,
+        namespaced_version: &'static str,
+        cluster_version: &'static str,
+    ) -> Api {
+        Api {
+            service,
+            domain,
+            kind,
+            namespaced_version,
+            cluster_version,
         }
     }
 
     pub fn api_version(&self, namespaced: bool) -> String {
+        let domain = self.domain.as_str();
         if namespaced {
-            format!("{}.m.upbound.io/{}", self.service, self.namespaced_version)
+            format!("{}.m.{domain}/{}", self.service, self.namespaced_version)
         } else {
-            format!("{}.upbound.io/{}", self.service, self.cluster_version)
+            format!("{}.{domain}/{}", self.service, self.cluster_version)
         }
     }
 }
@@ -96,18 +149,64 @@ pub struct ManagedSpec<'a, P, I> {
     pub for_provider: P,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub init_provider: Option<I>,
-    pub provider_config_ref: ProviderConfigRef<'a>,
+    pub provider_config_ref: ProviderConfigRef,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub write_connection_secret_to_ref: Option<SecretRef<'a>>,
 }
 
 /// Namespaced MRs name the kind (`ClusterProviderConfig` for a platform-wide
-/// config); legacy MRs only a name.
-#[derive(Clone, Debug, Serialize)]
-pub struct ProviderConfigRef<'a> {
+/// config, `ProviderConfig` for one in the XR's namespace); legacy MRs only
+/// a name.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ProviderConfigRef {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<&'static str>,
-    pub name: &'a str,
+    pub name: String,
+}
+
+/// Which provider configuration a composed resource acts through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Config {
+    /// The cloud's (upjet) ProviderConfig named in the claim.
+    Cloud,
+    /// This project's tailnet ProviderConfig named in the Input.
+    Tailnet,
+    /// This project's Cloudflare ProviderConfig named in the Input.
+    Cloudflare,
+    /// provider-kubernetes' config for the hub itself, named in the Input.
+    Hub,
+    /// The spoke's own provider-kubernetes and provider-helm configs,
+    /// composed per spoke (`target.rs`).
+    Spoke,
+}
+
+impl ProviderConfigRef {
+    pub fn of(spoke: &Spoke, config: Config) -> ProviderConfigRef {
+        let namespaced = spoke.namespace.is_some();
+        let (kind, name) = match config {
+            Config::Cloud => (
+                "ClusterProviderConfig",
+                spoke.spec.provider_config_name.clone(),
+            ),
+            Config::Tailnet => {
+                let pc = &spoke.input.provider_configs.tailnet;
+                (pc.kind.as_str(), pc.name.clone())
+            }
+            Config::Cloudflare => {
+                let pc = &spoke.input.provider_configs.cloudflare;
+                (pc.kind.as_str(), pc.name.clone())
+            }
+            Config::Hub => {
+                let pc = &spoke.input.provider_configs.hub;
+                (pc.kind.as_str(), pc.name.clone())
+            }
+            Config::Spoke => ("ProviderConfig", spoke.spoke_config_name()),
+        };
+        ProviderConfigRef {
+            kind: namespaced.then_some(kind),
+            name,
+        }
+    }
 }
 
 /// Namespaced MRs write to their own namespace; legacy MRs name one.
@@ -166,10 +265,7 @@ impl<'a, P: Serialize> ManagedResource<'a, P> {
             spec: ManagedSpec {
                 for_provider,
                 init_provider: None,
-                provider_config_ref: ProviderConfigRef {
-                    kind: namespaced.then_some("ClusterProviderConfig"),
-                    name: &spoke.spec.provider_config_name,
-                },
+                provider_config_ref: ProviderConfigRef::of(spoke, Config::Cloud),
                 write_connection_secret_to_ref: None,
             },
         }
@@ -195,6 +291,19 @@ impl<'a, P: Serialize> ManagedResource<'a, P> {
 impl<'a, P: Serialize, I: Serialize> ManagedResource<'a, P, I> {
     pub fn external_name(mut self, name: impl Into<String>) -> Self {
         self.metadata.annotations.insert(EXTERNAL_NAME, name.into());
+        self
+    }
+
+    /// Acts through another provider configuration than the cloud's.
+    pub fn provider_config(mut self, spoke: &Spoke, config: Config) -> Self {
+        self.spec.provider_config_ref = ProviderConfigRef::of(spoke, config);
+        self
+    }
+
+    /// Labels these FinOps values instead of the spoke's (e.g. the platform
+    /// paying for the tailnet part).
+    pub fn finops(mut self, finops: &'a BTreeMap<String, String>) -> Self {
+        self.metadata.labels.finops = finops;
         self
     }
 

@@ -6,15 +6,22 @@ pub mod aws;
 pub mod azure;
 pub mod cloudflare;
 pub mod managed;
+pub mod names;
+pub mod object;
+pub mod observed;
+pub mod ready;
+pub mod secrets;
 pub mod tailscale;
+pub mod target;
 pub mod usage;
+pub mod workload;
 
 use std::collections::BTreeMap;
 
 use pbjson_types::Struct;
 use serde::Serialize;
 
-use crate::pb;
+pub use observed::{Observed, ObservedResource};
 
 use crate::spoke::{Cloud, ClusterStatus, SecretLocation, SpokeStatus};
 use crate::validate::Spoke;
@@ -30,15 +37,24 @@ pub enum Stage {
     Network,
     Cluster,
     NodePools,
+    /// Who may reach the spoke: the admin's access entry, and the spoke's
+    /// own provider-kubernetes / provider-helm configs.
     Access,
+    Tailnet,
+    Edge,
+    /// The spoke in the hub's Argo CD.
+    Registered,
 }
 
 impl Stage {
-    pub const ALL: [Stage; 4] = [
+    pub const ALL: [Stage; 7] = [
         Stage::Network,
         Stage::Cluster,
         Stage::NodePools,
         Stage::Access,
+        Stage::Tailnet,
+        Stage::Edge,
+        Stage::Registered,
     ];
 
     /// The XR condition type for this stage.
@@ -48,13 +64,12 @@ impl Stage {
             Stage::Cluster => "ClusterReady",
             Stage::NodePools => "NodePoolsReady",
             Stage::Access => "AccessReady",
+            Stage::Tailnet => "TailnetReady",
+            Stage::Edge => "EdgeReady",
+            Stage::Registered => "RegisteredReady",
         }
     }
 }
-
-/// Observed composed resources by composition resource name, read in place
-/// from the request.
-pub type Observed<'a> = BTreeMap<&'a str, &'a Struct>;
 
 /// One desired composed resource.
 #[derive(Clone, Debug, PartialEq)]
@@ -72,6 +87,8 @@ pub struct Composition<'a> {
     observed: &'a Observed<'a>,
     /// Desired composed resources by composition resource name.
     pub resources: BTreeMap<String, Composed>,
+    /// What each stage still waits for before it can compose the rest.
+    pending: Vec<(Stage, &'static str)>,
     pub status: SpokeStatus,
 }
 
@@ -81,16 +98,18 @@ impl<'a> Composition<'a> {
             spoke,
             observed,
             resources: BTreeMap::new(),
+            pending: Vec::new(),
             status: spoke.status.clone(),
         }
     }
 
-    /// Adds a desired resource; its readiness comes from the observed one.
+    /// Adds a desired resource; its readiness comes from the observed one,
+    /// by the rule for its kind (`ready.rs`).
     pub fn add<T: Serialize>(&mut self, stage: Stage, name: &str, resource: &T) {
         // Our own typed models hold only strings, numbers, booleans, lists
         // and string-keyed maps: they always have a Struct form.
-        let resource = pb::to_struct(resource).unwrap_or_default();
-        let ready = self.observed(name).is_some_and(is_ready);
+        let resource = crate::pb::to_struct(resource).unwrap_or_default();
+        let ready = self.observed(name).is_some_and(|o| ready::is_ready(&o));
         self.resources.insert(
             name.to_string(),
             Composed {
@@ -102,23 +121,39 @@ impl<'a> Composition<'a> {
     }
 
     /// The observed composed resource of this name, if it exists yet.
-    pub fn observed(&self, name: &str) -> Option<&'a Struct> {
+    pub fn observed(&self, name: &str) -> Option<ObservedResource<'a>> {
         self.observed.get(name).copied()
     }
 
     /// A string at `pointer` (RFC 6901) in an observed resource.
     pub fn observed_str(&self, name: &str, pointer: &str) -> Option<&'a str> {
-        pb::pointer(self.observed(name)?, pointer)
-            .and_then(pb::as_str)
-            .filter(|s| !s.is_empty())
+        self.observed(name)?.str(pointer)
     }
 
-    /// Resources of a stage that are not ready yet, by name.
+    /// Whether the observed resource of this name is ready by its kind's rule.
+    pub fn is_ready(&self, name: &str) -> bool {
+        self.observed(name).is_some_and(|o| ready::is_ready(&o))
+    }
+
+    /// Records that a stage cannot be complete yet: it waits for `what`
+    /// before it composes the rest of its resources.
+    pub fn wait(&mut self, stage: Stage, what: &'static str) {
+        self.pending.push((stage, what));
+    }
+
+    /// What a stage waits for: its resources that are not ready yet, by
+    /// name, then what it waits for before composing the rest.
     pub fn unready(&self, stage: Stage) -> Vec<&str> {
         self.resources
             .iter()
             .filter(|(_, c)| c.stage == stage && !c.ready)
             .map(|(name, _)| name.as_str())
+            .chain(
+                self.pending
+                    .iter()
+                    .filter(|(s, _)| *s == stage)
+                    .map(|(_, what)| *what),
+            )
             .collect()
     }
 
@@ -145,6 +180,7 @@ impl<'a> Composition<'a> {
 
     pub fn has_stage(&self, stage: Stage) -> bool {
         self.resources.values().any(|c| c.stage == stage)
+            || self.pending.iter().any(|(s, _)| *s == stage)
     }
 }
 
@@ -155,26 +191,9 @@ pub fn compose<'a>(spoke: &'a Spoke, observed: &'a Observed<'a>) -> Composition<
         Cloud::Aws => aws::compose(&mut composition),
         Cloud::Azure => azure::compose(&mut composition),
     }
+    target::compose(&mut composition);
     tailscale::compose(&mut composition);
     cloudflare::compose(&mut composition);
     argocd::compose(&mut composition);
     composition
-}
-
-/// Crossplane does not derive composed readiness; an MR is ready when its
-/// own `Ready` condition is `True`.
-pub fn is_ready(resource: &Struct) -> bool {
-    pb::pointer(resource, "/status/conditions")
-        .and_then(pb::as_list)
-        .is_some_and(|conditions| {
-            conditions.iter().any(|c| {
-                let field = |key| match c.kind.as_ref() {
-                    Some(pbjson_types::value::Kind::StructValue(s)) => {
-                        s.fields.get(key).and_then(pb::as_str)
-                    }
-                    _ => None,
-                };
-                field("type") == Some("Ready") && field("status") == Some("True")
-            })
-        })
 }

@@ -10,11 +10,24 @@ use super::{Composition, Stage};
 
 const GROUP_VERSION: &str = "protection.crossplane.io/v1beta1";
 
-/// Records that the composed resource `by` uses the composed resource `of`.
+/// Records that the composed resource `by` uses the composed resource `of`,
+/// as the composed Usage `usage-<by>`.
 pub fn add(c: &mut Composition<'_>, stage: Stage, by: (&Api, &str), of: (&Api, &str)) {
+    add_as(c, stage, &format!("usage-{}", by.1), by, of);
+}
+
+/// The same, for a resource that uses several others: the Usage's name is
+/// given.
+pub fn add_as(
+    c: &mut Composition<'_>,
+    stage: Stage,
+    name: &str,
+    by: (&Api, &str),
+    of: (&Api, &str),
+) {
     let spoke = c.spoke;
     let namespaced = spoke.namespace.is_some();
-    let name = format!("usage-{}", by.1);
+    let name = name.to_string();
     let usage = Usage {
         api_version: GROUP_VERSION,
         // A namespaced XR's resources are used within its namespace; a

@@ -34,6 +34,7 @@ pub enum Written {
 const HUJSON: &str = "application/hujson";
 
 fn failure(
+    service: &str,
     method: &str,
     path: &str,
     status: StatusCode,
@@ -41,6 +42,7 @@ fn failure(
     text: &str,
 ) -> ExternalError {
     http_error(
+        service,
         method,
         path,
         status,
@@ -63,7 +65,7 @@ pub async fn read(api: &TailnetApi) -> Result<Policy, ExternalError> {
                 .raw(Method::GET, &path, &[("accept", HUJSON)], None)
                 .await?;
             if !status.is_success() {
-                return Err(failure("GET", &path, status, &headers, &text));
+                return Err(failure(c.service(), "GET", &path, status, &headers, &text));
             }
             let etag = headers
                 .get(reqwest::header::ETAG)
@@ -104,10 +106,13 @@ pub async fn validate(api: &TailnetApi, text: &str) -> Result<Option<String>, Ex
                 )
                 .await?;
             if status == StatusCode::BAD_REQUEST {
-                return Ok(Some(error_message(&body)));
+                let rendered = serde_json::from_str::<serde_json::Value>(&body)
+                    .ok()
+                    .and_then(|v| refusal(&v));
+                return Ok(Some(rendered.unwrap_or_else(|| error_message(&body))));
             }
             if !status.is_success() {
-                return Err(failure("POST", &path, status, &headers, &body));
+                return Err(failure(c.service(), "POST", &path, status, &headers, &body));
             }
             let v: serde_json::Value = if body.trim().is_empty() {
                 json!({})
@@ -125,36 +130,72 @@ pub async fn validate(api: &TailnetApi, text: &str) -> Result<Option<String>, Ex
                 .await
             {
                 Ok(_) => Ok(None),
-                Err(e) if matches!(e.status, Some(400 | 500)) => Ok(Some(e.message)),
+                Err(e) if matches!(e.status, Some(400 | 500)) => Ok(Some(server_words(&e))),
                 Err(e) => Err(e),
             }
         }
     }
 }
 
-/// What a `/acl/validate` answer (always 200) says: `None` when the policy
-/// passes. Warnings alone (e.g. a group member not in the tailnet) do not
-/// stop a write, as they do not stop Tailscale's own `POST /acl`.
+/// The server's own words of a refusal, without the `METHOD /path: HTTP
+/// nnn: ` the client puts before them (a refused policy is not a failed
+/// request: the message is for whoever wrote the policy).
+pub fn server_words(e: &ExternalError) -> String {
+    e.message
+        .split_once(": HTTP ")
+        .and_then(|(_, rest)| rest.split_once(": "))
+        .map(|(_, words)| words.to_string())
+        .unwrap_or_else(|| e.message.clone())
+}
+
+/// What a `/acl/validate` answer (200, or 400 when unparsable) says, for
+/// people: `None` when the policy passes; else the message and each error
+/// (with the test's user when there is one), e.g. `policy is invalid:
+/// grants[0].src[0]: group not found: "group:admins"`. Warnings alone (e.g.
+/// a group member not in the tailnet) do not stop a write, as they do not
+/// stop Tailscale's own `POST /acl`.
 fn refusal(v: &serde_json::Value) -> Option<String> {
     let message = v
         .get("message")
         .and_then(|m| m.as_str())
         .filter(|m| !m.is_empty())?;
-    let data = v.get("data").map(|d| format!(": {d}")).unwrap_or_default();
-    let has_errors = v
-        .get("data")
-        .and_then(|d| d.as_array())
-        .is_some_and(|items| {
-            items.iter().any(|i| {
-                i.get("errors")
-                    .is_some_and(|e| e.as_array().is_some_and(|e| !e.is_empty()))
+    let items = v.get("data").and_then(|d| d.as_array());
+    let texts = |item: &serde_json::Value, key: &str| -> Vec<String> {
+        let user = item.get("user").and_then(|u| u.as_str());
+        item.get(key)
+            .and_then(|e| e.as_array())
+            .into_iter()
+            .flatten()
+            .map(|e| {
+                let e = e
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| e.to_string());
+                match user {
+                    Some(u) if !u.is_empty() => format!("{u}: {e}"),
+                    _ => e,
+                }
             })
-        });
-    if message.starts_with("warning") && !has_errors {
-        tracing::info!(warnings = %data, "the policy validates with warnings");
+            .collect()
+    };
+    let errors: Vec<String> = items
+        .into_iter()
+        .flatten()
+        .flat_map(|i| texts(i, "errors"))
+        .collect();
+    if message.starts_with("warning") && errors.is_empty() {
+        let warnings: Vec<String> = items
+            .into_iter()
+            .flatten()
+            .flat_map(|i| texts(i, "warnings"))
+            .collect();
+        tracing::info!(warnings = %warnings.join("; "), "the policy validates with warnings");
         return None;
     }
-    Some(format!("{message}{data}"))
+    if errors.is_empty() {
+        return Some(message.to_string());
+    }
+    Some(format!("{message}: {}", errors.join("; ")))
 }
 
 /// Replaces `read` by `text`, unless the policy changed since `read`.
@@ -182,7 +223,7 @@ pub async fn write(
             match status {
                 StatusCode::PRECONDITION_FAILED => Ok(Written::Stale),
                 s if s.is_success() => Ok(Written::Yes),
-                _ => Err(failure("POST", &path, status, &headers, &body)),
+                _ => Err(failure(c.service(), "POST", &path, status, &headers, &body)),
             }
         }
         TailnetApi::HeadscaleV1(c) => {
@@ -209,9 +250,23 @@ mod tests {
     fn validate_answers() {
         assert_eq!(refusal(&json!({})), None);
         let failed = json!({"message": "test(s) failed", "data": [{"user": "a@example.com", "errors": ["address \"2.2.2.2:22\": want: Drop, got: Accept"]}]});
-        assert!(
-            refusal(&failed)
-                .is_some_and(|m| m.starts_with("test(s) failed") && m.contains("want: Drop"))
+        assert_eq!(
+            refusal(&failed).as_deref(),
+            Some(r#"test(s) failed: a@example.com: address "2.2.2.2:22": want: Drop, got: Accept"#)
+        );
+        let refused = ExternalError::new(
+            "POST /api/v1/policy/check: HTTP 400: parsing policy: dst=\"tag:x\": tag not found: \"tag:x\"",
+        );
+        assert_eq!(
+            server_words(&refused),
+            r#"parsing policy: dst="tag:x": tag not found: "tag:x""#
+        );
+        let invalid = json!({"message": "policy is invalid", "data": [{"errors": ["grants[0].src[0]: group not found: \"group:admins\"", "acls[1].dst[0]: tag not found: \"tag:x\""]}]});
+        assert_eq!(
+            refusal(&invalid).as_deref(),
+            Some(
+                r#"policy is invalid: grants[0].src[0]: group not found: "group:admins"; acls[1].dst[0]: tag not found: "tag:x""#
+            )
         );
         let warned = json!({"message": "warning(s) found", "data": [{"user": "group:x", "warnings": ["group is not syncing from SCIM"]}]});
         assert_eq!(refusal(&warned), None);

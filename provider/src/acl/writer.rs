@@ -54,6 +54,10 @@ struct Job {
 const MAX_STALE_RETRIES: usize = 20;
 /// How many 429 answers in a row are waited out.
 const MAX_RATE_LIMITED: usize = 5;
+/// The longest `Retry-After` waited out inside a write; a longer one ends
+/// the batch with the rate limit (each reconcile shows it and comes back
+/// after it).
+const MAX_IN_CALL_WAIT: Duration = Duration::from_secs(5);
 
 /// The writers of every tailnet this process manages.
 #[derive(Clone)]
@@ -246,7 +250,7 @@ async fn run(
     }
 }
 
-/// Retries a call the server rate-limited, after its `Retry-After`.
+/// Retries a call the server rate-limited, after a short `Retry-After`.
 async fn patiently<T, F, Fut>(mut f: F) -> Result<T, ExternalError>
 where
     F: FnMut() -> Fut,
@@ -255,7 +259,11 @@ where
     let mut tries = 0;
     loop {
         match f().await {
-            Err(e) if e.status == Some(429) && tries < MAX_RATE_LIMITED => {
+            Err(e)
+                if e.status == Some(429)
+                    && tries < MAX_RATE_LIMITED
+                    && e.retry_after.is_none_or(|w| w <= MAX_IN_CALL_WAIT) =>
+            {
                 tries += 1;
                 tokio::time::sleep(e.retry_after.unwrap_or(Duration::from_secs(1))).await;
             }
@@ -309,7 +317,7 @@ async fn cycle(
                     *known = before;
                     return Ok(changes
                         .iter()
-                        .map(|c| (c.id().to_string(), Outcome::Rejected(e.message.clone())))
+                        .map(|c| (c.id().to_string(), Outcome::Rejected(api::server_words(&e))))
                         .collect());
                 }
                 Err(e) => return Err(e),

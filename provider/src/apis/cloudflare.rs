@@ -124,6 +124,23 @@ pub fn default_catch_all() -> String {
     "http_status:404".into()
 }
 
+/// When the tunnel gets a new secret, and so a new connector token.
+///
+/// The provider sets a new random tunnel secret (Cloudflare `PATCH
+/// cfd_tunnel/{id}` with `tunnel_secret`) and writes the new token to the
+/// connection Secret (key `token`). Connections cloudflared already made
+/// are not cut, but a cloudflared holding the old token can make no new
+/// one: it must be restarted with the new token (roll its Deployment when
+/// the Secret changes) to pick it up.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TunnelRotation {
+    /// Give the tunnel a new secret once the current one is this old (a Go
+    /// duration such as `720h`; at least `1m`).
+    #[schemars(pattern(r"^([0-9]+(\.[0-9]+)?(h|m|s|ms))+$"), length(max = 32))]
+    pub every: String,
+}
+
 /// A DNS record the tunnel owns.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -158,6 +175,10 @@ pub struct TunnelObservation {
     /// RFC 3339.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
+    /// When the provider last set the tunnel's secret (RFC 3339; the
+    /// creation time until the first rotation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_rotated_at: Option<String>,
 }
 
 /// The observed state of a Tunnel.
@@ -218,6 +239,9 @@ pub mod namespaced {
     #[x_kube(validation = Rule::new("self.forProvider.zone == oldSelf.forProvider.zone").message("zone is immutable"))]
     pub struct TunnelSpec {
         pub for_provider: TunnelParameters,
+        /// Rotate the tunnel secret (and token) periodically.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub rotation: Option<TunnelRotation>,
         /// Where the tunnel token is written (a Secret in this namespace).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub write_connection_secret_to_ref: Option<LocalSecretReference>,
@@ -273,6 +297,9 @@ pub mod cluster {
     #[x_kube(validation = Rule::new("self.forProvider.zone == oldSelf.forProvider.zone").message("zone is immutable"))]
     pub struct TunnelSpec {
         pub for_provider: TunnelParameters,
+        /// Rotate the tunnel secret (and token) periodically.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub rotation: Option<TunnelRotation>,
         /// Where the tunnel token is written.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub write_connection_secret_to_ref: Option<SecretReference>,

@@ -6,6 +6,10 @@
 //! `deletionPolicy`) and legacy cluster-scoped MRs in `tailnet.hybridspoke.io`
 //! (`providerConfigRef{name}`, `deletionPolicy`).
 
+// kube's `printcolumn(name, type_, json_path)` repeats `type_` per column,
+// which clippy takes for a duplicated attribute.
+#![allow(clippy::duplicated_attributes)]
+
 pub mod acl;
 pub mod cloudflare;
 pub mod common;

@@ -32,8 +32,10 @@ pub struct ClientOptions {
     pub max_attempts: u32,
     pub backoff_base: Duration,
     pub backoff_cap: Duration,
-    /// A longer `Retry-After` is not waited for inside a call: the error
-    /// goes to the reconciler, which requeues after it.
+    /// The longest wait for the rate limit inside a call (a `Retry-After`,
+    /// a pause after a 429, the token's budget). A longer one ends the call
+    /// at once with [`CloudflareError::RateLimited`]: the reconciler shows
+    /// it and requeues after it.
     pub max_retry_after: Duration,
     pub tunnels_per_page: u32,
     pub records_per_page: u32,
@@ -46,7 +48,7 @@ impl Default for ClientOptions {
             max_attempts: 6,
             backoff_base: Duration::from_millis(500),
             backoff_cap: Duration::from_secs(30),
-            max_retry_after: Duration::from_secs(60),
+            max_retry_after: Duration::from_secs(5),
             tunnels_per_page: 1000,
             records_per_page: 5000,
         }
@@ -97,6 +99,14 @@ pub enum CloudflareError {
         errors: Vec<ApiMessage>,
         retry_after: Option<Duration>,
     },
+    /// Not answered because of the rate limit: `why` says how it was told.
+    #[error("{method} {path}: {why}; retry after {}s", .wait.as_secs_f64().ceil())]
+    RateLimited {
+        method: String,
+        path: String,
+        why: String,
+        wait: Duration,
+    },
     #[error("{method} {path}: {message}")]
     Transport {
         method: String,
@@ -126,6 +136,7 @@ impl CloudflareError {
     pub fn status(&self) -> Option<u16> {
         match self {
             Self::Api { status, .. } => Some(*status),
+            Self::RateLimited { .. } => Some(429),
             _ => None,
         }
     }
@@ -142,6 +153,20 @@ impl CloudflareError {
 
 impl From<CloudflareError> for ExternalError {
     fn from(e: CloudflareError) -> Self {
+        if let CloudflareError::RateLimited {
+            method,
+            path,
+            why,
+            wait,
+        } = &e
+        {
+            return ExternalError::rate_limited(
+                "Cloudflare",
+                &format!("{method} {path}"),
+                why,
+                *wait,
+            );
+        }
         let (status, retry_after) = match &e {
             CloudflareError::Api {
                 status,
@@ -154,27 +179,12 @@ impl From<CloudflareError> for ExternalError {
             message: e.to_string(),
             status,
             retry_after,
+            kind: Default::default(),
         }
     }
 }
 
-/// `Retry-After` in seconds or as an HTTP date (reference §1.6).
-pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let value = headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let when = jiff::fmt::rfc2822::parse(value).ok()?.timestamp();
-    let secs = when
-        .duration_since(jiff::Timestamp::now())
-        .as_secs_f64()
-        .max(0.0);
-    Some(Duration::from_secs_f64(secs))
-}
+pub use crate::http::retry_after;
 
 fn jitter_fraction() -> f64 {
     use std::hash::{BuildHasher, Hasher};
@@ -267,7 +277,17 @@ impl Client {
         let m = method.as_str().to_string();
         let mut attempt = 0;
         loop {
-            let permit = self.limiter.acquire().await;
+            let permit = match self.limiter.acquire_within(self.opts.max_retry_after).await {
+                Ok(p) => p,
+                Err((wait, why)) => {
+                    return Err(CloudflareError::RateLimited {
+                        method: m,
+                        path: path.into(),
+                        why: why.to_string(),
+                        wait,
+                    });
+                }
+            };
             let mut req = self
                 .http
                 .request(method.clone(), format!("{}{path}", self.base))
@@ -329,12 +349,11 @@ impl Client {
                 // the budget is the token's: everyone waits
                 self.limiter.pause_until(Instant::now() + wait);
                 if last || wait > self.opts.max_retry_after {
-                    return Err(CloudflareError::Api {
+                    return Err(CloudflareError::RateLimited {
                         method: m,
                         path: path.into(),
-                        status,
-                        errors: errors(),
-                        retry_after: Some(wait),
+                        why: format!("answered HTTP 429: {}", describe(&errors())),
+                        wait,
                     });
                 }
                 tracing::debug!(method = %m, path, ?wait, "429: waiting Retry-After");
@@ -475,6 +494,20 @@ impl Client {
             Err(e) => Err(e),
             Ok(_) => Ok(()),
         }
+    }
+
+    /// Sets the tunnel's secret (base64 of at least 32 bytes): its
+    /// connector token changes with it.
+    pub async fn set_tunnel_secret(&self, id: &str, secret: &str) -> Result<(), CloudflareError> {
+        let path = format!("{}/{id}", self.tunnels_path());
+        self.call::<Value>(
+            Method::PATCH,
+            &path,
+            &[],
+            Some(&json!({ "tunnel_secret": secret })),
+        )
+        .await?;
+        Ok(())
     }
 
     /// The connector token (secret).

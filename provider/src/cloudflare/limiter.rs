@@ -25,6 +25,28 @@ struct State {
     paused_until: Option<Instant>,
 }
 
+/// Why a request is held back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Held {
+    /// The API answered 429: nothing goes before its `Retry-After`.
+    Paused,
+    /// The token's budget is used up.
+    Budget { limit: usize, window: Duration },
+}
+
+impl std::fmt::Display for Held {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Held::Paused => f.write_str("not sent: the API answered 429 and asked to wait"),
+            Held::Budget { limit, window } => write!(
+                f,
+                "not sent: the API token's budget of {limit} requests per {}s is used up",
+                window.as_secs()
+            ),
+        }
+    }
+}
+
 /// The budget of one token.
 #[derive(Debug)]
 pub struct Limiter {
@@ -76,13 +98,13 @@ impl Limiter {
         }
     }
 
-    /// How long to wait before a request may go, or `None` (and the slot
-    /// is taken).
-    fn try_take(&self, now: Instant) -> Option<Duration> {
+    /// How long to wait before a request may go (and why), or `None` (and
+    /// the slot is taken).
+    fn try_take(&self, now: Instant) -> Option<(Duration, Held)> {
         let mut s = self.lock();
         if let Some(p) = s.paused_until {
             if p > now {
-                return Some(p - now);
+                return Some((p - now, Held::Paused));
             }
             s.paused_until = None;
         }
@@ -99,12 +121,19 @@ impl Limiter {
             return None;
         }
         // a slot frees when the oldest completion leaves the window
-        Some(match s.done.front() {
+        let wait = match s.done.front() {
             Some(t) => (*t + window)
                 .saturating_duration_since(now)
                 .max(Duration::from_millis(1)),
             None => Duration::from_millis(20),
-        })
+        };
+        Some((
+            wait,
+            Held::Budget {
+                limit: s.limit,
+                window,
+            },
+        ))
     }
 
     /// Waits for a slot.
@@ -116,7 +145,28 @@ impl Limiter {
                         limiter: self.clone(),
                     };
                 }
-                Some(wait) => tokio::time::sleep(wait).await,
+                Some((wait, _)) => tokio::time::sleep(wait).await,
+            }
+        }
+    }
+
+    /// Waits for a slot, but not longer than `max` in all: when the next
+    /// slot is further away, gives up at once with how long it is and why
+    /// (the caller reports the rate limit instead of sleeping through it).
+    pub async fn acquire_within(
+        self: &Arc<Self>,
+        max: Duration,
+    ) -> Result<Permit, (Duration, Held)> {
+        let start = Instant::now();
+        loop {
+            match self.try_take(Instant::now()) {
+                None => {
+                    return Ok(Permit {
+                        limiter: self.clone(),
+                    });
+                }
+                Some((wait, why)) if start.elapsed() + wait > max => return Err((wait, why)),
+                Some((wait, _)) => tokio::time::sleep(wait).await,
             }
         }
     }
@@ -199,6 +249,29 @@ mod tests {
         drop(a);
         let got = waiter.await.unwrap();
         assert!(got.duration_since(released) >= Duration::from_secs(10));
+    }
+
+    #[tokio::test]
+    async fn acquire_within_gives_up_at_once_when_the_wait_is_longer() {
+        let l = Arc::new(Limiter::new(1, Duration::from_secs(10)));
+        let start = Instant::now();
+        l.pause_until(start + Duration::from_secs(90));
+        let Err((wait, why)) = l.acquire_within(Duration::from_secs(5)).await else {
+            panic!("a 90 s pause is longer than 5 s");
+        };
+        assert!(wait > Duration::from_secs(89) && wait <= Duration::from_secs(90));
+        assert_eq!(why, Held::Paused);
+        assert!(start.elapsed() < Duration::from_secs(1), "did not sleep");
+        // the budget: one request per 10 s, the second is not waited for
+        let l = Arc::new(Limiter::new(1, Duration::from_secs(10)));
+        drop(l.acquire_within(Duration::from_secs(5)).await.unwrap());
+        let Err((_, why)) = l.acquire_within(Duration::from_secs(5)).await else {
+            panic!("the one slot of the window is taken");
+        };
+        assert_eq!(
+            why.to_string(),
+            "not sent: the API token's budget of 1 requests per 10s is used up"
+        );
     }
 
     #[tokio::test(start_paused = true)]

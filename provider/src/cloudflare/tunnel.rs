@@ -19,6 +19,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use jiff::Timestamp;
 use kube::Resource;
 use serde_json::Value;
 
@@ -27,12 +28,13 @@ use super::client::{Client, ClientOptions, CloudflareError, DEFAULT_BASE_URL};
 use super::config::Cloudflare;
 use super::types::{CnameRecord, DnsRecord, IngressRule, Tunnel, TunnelConfig, Zone};
 use crate::apis::cloudflare::{
-    DnsRecordStatus, TunnelObservation, TunnelParameters, cluster, namespaced, pc_cluster,
-    pc_namespaced,
+    DnsRecordStatus, TunnelObservation, TunnelParameters, TunnelRotation, cluster, namespaced,
+    pc_cluster, pc_namespaced,
 };
+use crate::managed::decide::parse_go_duration;
 use crate::managed::{
-    ConnectionDetails, Connector, Creation, ExternalClient, ExternalError, Managed, Observation,
-    Readiness, Recovery, Updated,
+    ConnectionDetails, Connector, Creation, ErrorKind, ExternalClient, ExternalError, Managed,
+    Observation, Readiness, Recovery, Updated,
 };
 use crate::providerconfig;
 
@@ -47,6 +49,9 @@ pub const CODES_RECORD_EXISTS: [i64; 4] = [81053, 81054, 81057, 81058];
 /// Both Tunnel flavours.
 pub trait TunnelResource: Managed {
     fn params(&self) -> &TunnelParameters;
+    fn rotation(&self) -> Option<&TunnelRotation>;
+    /// `status.atProvider.secretRotatedAt`.
+    fn secret_rotated_at(&self) -> Option<&str>;
 }
 
 crate::managed::impl_managed_namespaced!(
@@ -55,11 +60,30 @@ crate::managed::impl_managed_namespaced!(
     pc_namespaced::ProviderConfigUsageFields
 );
 
-impl TunnelResource for namespaced::Tunnel {
-    fn params(&self) -> &TunnelParameters {
-        &self.spec.for_provider
-    }
+/// [`TunnelResource`] for a Tunnel flavour (both have the same spec and
+/// status fields).
+macro_rules! impl_tunnel_resource {
+    ($kind:path) => {
+        impl TunnelResource for $kind {
+            fn params(&self) -> &TunnelParameters {
+                &self.spec.for_provider
+            }
+            fn rotation(&self) -> Option<&TunnelRotation> {
+                self.spec.rotation.as_ref()
+            }
+            fn secret_rotated_at(&self) -> Option<&str> {
+                self.status
+                    .as_ref()?
+                    .at_provider
+                    .as_ref()?
+                    .secret_rotated_at
+                    .as_deref()
+            }
+        }
+    };
 }
+
+impl_tunnel_resource!(namespaced::Tunnel);
 
 crate::managed::impl_managed_cluster!(
     cluster::Tunnel,
@@ -67,11 +91,7 @@ crate::managed::impl_managed_cluster!(
     pc_cluster::ProviderConfigUsageFields
 );
 
-impl TunnelResource for cluster::Tunnel {
-    fn params(&self) -> &TunnelParameters {
-        &self.spec.for_provider
-    }
-}
+impl_tunnel_resource!(cluster::Tunnel);
 
 // ---------------------------------------------------------------------------
 // What a Tunnel's spec asks for
@@ -216,6 +236,60 @@ struct Check {
 struct Shared {
     zones: Mutex<HashMap<String, Zone>>,
     checks: Mutex<HashMap<String, Check>>,
+    /// Tunnel ID -> when this process last set its secret.
+    rotated: Mutex<HashMap<String, Timestamp>>,
+}
+
+/// The shortest `rotation.every`.
+pub const MIN_ROTATION: Duration = Duration::from_secs(60);
+
+/// `rotation.every` as a duration, or why it is not one.
+pub fn rotation_every(r: &TunnelRotation) -> Result<Duration, ExternalError> {
+    parse_go_duration(&r.every)
+        .filter(|d| *d >= MIN_ROTATION)
+        .ok_or_else(|| {
+            ExternalError::new(format!(
+                "rotation.every {:?} must be a duration of at least 1m",
+                r.every
+            ))
+        })
+}
+
+/// Whether a secret set at `last` is due for rotation every `every` at `now`.
+pub fn rotation_due(every: Duration, last: Option<Timestamp>, now: Timestamp) -> bool {
+    last.is_none_or(|l| now.as_second() - l.as_second() >= every.as_secs() as i64)
+}
+
+/// A new tunnel secret: 32 random bytes, base64 (what Cloudflare asks for).
+fn new_tunnel_secret() -> Result<String, ExternalError> {
+    use std::io::Read;
+    let mut bytes = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(|e| ExternalError::new(format!("cannot make a tunnel secret: {e}")))?;
+    Ok(base64(&bytes))
+}
+
+/// Standard base64 with padding.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 /// Connects Tunnels to their ProviderConfig's account.
@@ -547,7 +621,50 @@ impl TunnelClient {
             active_connections: check.and_then(|c| c.connections),
             status: t.status.clone(),
             created_at: t.created_at.clone(),
+            secret_rotated_at: t.created_at.clone(),
         }
+    }
+
+    /// When the tunnel's secret was last set: by this process, as the
+    /// status recorded, or when the tunnel was created.
+    fn secret_set_at<K: TunnelResource>(
+        &self,
+        mr: &K,
+        id: &str,
+        created_at: Option<&str>,
+    ) -> Option<Timestamp> {
+        let mine = self
+            .shared
+            .rotated
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .copied();
+        let recorded = mr.secret_rotated_at().and_then(|t| t.parse().ok());
+        let created = created_at.and_then(|t| t.parse().ok());
+        [mine, recorded, created].into_iter().flatten().max()
+    }
+
+    /// Sets a new secret on the tunnel and reads its new token.
+    async fn rotate_secret(&self, id: &str) -> Result<(Check, Timestamp), ExternalError> {
+        let secret = new_tunnel_secret()?;
+        self.api.set_tunnel_secret(id, &secret).await?;
+        let now = Timestamp::now();
+        self.shared
+            .rotated
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.to_string(), now);
+        let token = self.api.tunnel_token(id).await?;
+        let mut check = self.check(id).unwrap_or(Check {
+            at: Instant::now(),
+            config: 0,
+            connections: None,
+            token: None,
+        });
+        check.token = Some(token);
+        self.set_check(id, check.clone());
+        Ok((check, now))
     }
 
     fn details(check: Option<&Check>) -> ConnectionDetails {
@@ -648,6 +765,17 @@ impl<K: TunnelResource> ExternalClient<K> for TunnelClient {
             }
             check = Some(c);
         }
+        let rotated_at = self.secret_set_at(mr, &t.id, t.created_at.as_deref());
+        if let Some(r) = mr.rotation() {
+            let every = rotation_every(r)?;
+            if rotation_due(every, rotated_at, Timestamp::now()) {
+                diffs.push(format!(
+                    "the tunnel secret (set {}) is due for rotation (rotation.every {})",
+                    rotated_at.map(|t| t.to_string()).unwrap_or_default(),
+                    r.every
+                ));
+            }
+        }
         let ready = if foreign.is_empty() {
             Readiness::Available
         } else {
@@ -659,12 +787,10 @@ impl<K: TunnelResource> ExternalClient<K> for TunnelClient {
             ready,
             replace: None,
             connection_details: Self::details(check.as_ref()),
-            at_provider: serde_json::to_value(Self::observation(
-                t,
-                Some(&zone),
-                owned,
-                check.as_ref(),
-            ))
+            at_provider: serde_json::to_value(TunnelObservation {
+                secret_rotated_at: rotated_at.map(|t| t.to_string()),
+                ..Self::observation(t, Some(&zone), owned, check.as_ref())
+            })
             .ok(),
             diff: (!diffs.is_empty()).then(|| diffs.join("; ")),
         })
@@ -735,13 +861,36 @@ impl<K: TunnelResource> ExternalClient<K> for TunnelClient {
         }
         let dns = self.ensure_dns(mr, external_name).await?;
         if !dns.foreign.is_empty() {
-            return Err(ExternalError::new(foreign_message(
-                &dns.foreign,
-                &owner_comment(mr),
-            )));
+            return Err(ExternalError::of_kind(
+                ErrorKind::Conflict,
+                foreign_message(&dns.foreign, &owner_comment(mr)),
+            ));
+        }
+        let mut at_provider = None;
+        if let Some(r) = mr.rotation() {
+            let every = rotation_every(r)?;
+            let mut last = self.secret_set_at(mr, external_name, None);
+            if last.is_none() {
+                let t = self.api.get_tunnel(external_name).await?;
+                last = self.secret_set_at(
+                    mr,
+                    external_name,
+                    t.as_ref().and_then(|t| t.created_at.as_deref()),
+                );
+            }
+            if rotation_due(every, last, Timestamp::now()) {
+                let (_, at) = self.rotate_secret(external_name).await?;
+                let mut ap: TunnelObservation = mr
+                    .at_provider()
+                    .and_then(|v| serde_json::from_value(v).ok())
+                    .unwrap_or_default();
+                ap.secret_rotated_at = Some(at.to_string());
+                at_provider = serde_json::to_value(ap).ok();
+            }
         }
         Ok(Updated {
             connection_details: Self::details(self.check(external_name).as_ref()),
+            at_provider,
         })
     }
 
@@ -787,6 +936,29 @@ impl<K: TunnelResource> ExternalClient<K> for TunnelClient {
                 .remove(&id);
         }
         Ok(())
+    }
+
+    fn connection_keys(&self, _mr: &K) -> Vec<&'static str> {
+        vec![KEY_TOKEN]
+    }
+
+    /// The token can be read again at any time: a lost Secret gets the same
+    /// token back, no new tunnel.
+    async fn reread_connection_details(
+        &self,
+        _mr: &K,
+        external_name: &str,
+    ) -> Result<Option<ConnectionDetails>, ExternalError> {
+        let token = self.api.tunnel_token(external_name).await?;
+        let mut check = self.check(external_name).unwrap_or(Check {
+            at: Instant::now(),
+            config: 0,
+            connections: None,
+            token: None,
+        });
+        check.token = Some(token);
+        self.set_check(external_name, check.clone());
+        Ok(Some(Self::details(Some(&check))))
     }
 
     /// An interrupted create is found by the tunnel's name; creating again

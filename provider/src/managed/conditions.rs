@@ -8,13 +8,7 @@ pub const TYPE_SYNCED: &str = "Synced";
 /// Custom condition: the last time the external resource was replaced and why.
 pub const TYPE_REPLACED: &str = "Replaced";
 
-pub const REASON_AVAILABLE: &str = "Available";
-pub const REASON_UNAVAILABLE: &str = "Unavailable";
-pub const REASON_CREATING: &str = "Creating";
-pub const REASON_DELETING: &str = "Deleting";
-pub const REASON_RECONCILE_SUCCESS: &str = "ReconcileSuccess";
-pub const REASON_RECONCILE_ERROR: &str = "ReconcileError";
-pub const REASON_RECONCILE_PAUSED: &str = "ReconcilePaused";
+use super::reasons;
 
 pub const MSG_PAUSED: &str =
     "Reconciliation is paused either through the `spec.managementPolicies` or the pause annotation";
@@ -32,33 +26,38 @@ fn cond(type_: &str, status: &str, reason: &str, message: Option<String>) -> Con
 }
 
 pub fn available() -> Condition {
-    cond(TYPE_READY, "True", REASON_AVAILABLE, None)
+    cond(TYPE_READY, "True", reasons::AVAILABLE, None)
 }
 pub fn unavailable(message: Option<String>) -> Condition {
-    cond(TYPE_READY, "False", REASON_UNAVAILABLE, message)
+    cond(TYPE_READY, "False", reasons::UNAVAILABLE, message)
 }
 pub fn creating(message: Option<String>) -> Condition {
-    cond(TYPE_READY, "False", REASON_CREATING, message)
+    cond(TYPE_READY, "False", reasons::CREATING, message)
 }
 pub fn deleting() -> Condition {
-    cond(TYPE_READY, "False", REASON_DELETING, None)
+    cond(TYPE_READY, "False", reasons::DELETING, None)
 }
 pub fn reconcile_success() -> Condition {
-    cond(TYPE_SYNCED, "True", REASON_RECONCILE_SUCCESS, None)
+    cond(TYPE_SYNCED, "True", reasons::RECONCILE_SUCCESS, None)
 }
 pub fn reconcile_error(message: impl Into<String>) -> Condition {
     cond(
         TYPE_SYNCED,
         "False",
-        REASON_RECONCILE_ERROR,
+        reasons::RECONCILE_ERROR,
         Some(message.into()),
     )
+}
+/// Synced=False with one of this provider's own reasons (rate limited,
+/// refused by a guardrail, blocked by something it does not own).
+pub fn not_synced(reason: &str, message: impl Into<String>) -> Condition {
+    cond(TYPE_SYNCED, "False", reason, Some(message.into()))
 }
 pub fn reconcile_paused() -> Condition {
     cond(
         TYPE_SYNCED,
         "False",
-        REASON_RECONCILE_PAUSED,
+        reasons::RECONCILE_PAUSED,
         Some(MSG_PAUSED.into()),
     )
 }
@@ -126,7 +125,7 @@ mod tests {
         let prev = set(&mut cs, reconcile_error("boom"), Some(1), "t3")
             .unwrap()
             .unwrap();
-        assert_eq!(prev.reason, REASON_RECONCILE_SUCCESS);
+        assert_eq!(prev.reason, reasons::RECONCILE_SUCCESS);
         assert_eq!(cs[0].last_transition_time, "t3");
         // same status, new message: a change, but the transition time stays
         assert!(set(&mut cs, reconcile_error("other"), Some(1), "t4").is_some());

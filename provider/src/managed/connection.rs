@@ -125,3 +125,126 @@ pub async fn unpublish(
     }
     Ok(())
 }
+
+/// What a connection Secret lacks of the keys the provider published.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Lost {
+    /// `namespace/name` does not exist (deleted, or never written).
+    Secret(String),
+    /// `namespace/name` exists without these keys (or with them empty).
+    Keys(String, Vec<&'static str>),
+}
+
+impl std::fmt::Display for Lost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Lost::Secret(s) => write!(f, "the connection Secret {s} is missing"),
+            Lost::Keys(s, keys) => {
+                write!(f, "the connection Secret {s} lacks {}", keys.join(", "))
+            }
+        }
+    }
+}
+
+/// What `secret` lacks of `keys`; `None` when it has them all, or when
+/// another resource controls it (publishing says so).
+pub fn lacks(
+    secret: Option<&Secret>,
+    what: &str,
+    owner_uid: &str,
+    keys: &[&'static str],
+) -> Option<Lost> {
+    let Some(secret) = secret else {
+        return Some(Lost::Secret(what.to_string()));
+    };
+    let foreign = secret
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|r| r.controller == Some(true) && r.uid != owner_uid);
+    if foreign {
+        return None;
+    }
+    let data = secret.data.clone().unwrap_or_default();
+    let missing: Vec<&'static str> = keys
+        .iter()
+        .filter(|k| data.get(**k).is_none_or(|v| v.0.is_empty()))
+        .copied()
+        .collect();
+    (!missing.is_empty()).then(|| Lost::Keys(what.to_string(), missing))
+}
+
+/// What the connection Secret `namespace/name` lacks of `keys`: first from
+/// the watch of connection Secrets (no request per poll), then, when that
+/// says something is missing or has no answer, from a GET (the watch may
+/// not have seen the provider's own write yet).
+pub async fn check(
+    client: &kube::Client,
+    watched: &crate::watched::Watched,
+    namespace: &str,
+    name: &str,
+    owner_uid: &str,
+    keys: &[&'static str],
+) -> Result<Option<Lost>, kube::Error> {
+    let what = format!("{namespace}/{name}");
+    if let Ok(cached) = watched.connection_secret(client, namespace, name).await
+        && lacks(cached.as_deref(), &what, owner_uid, keys).is_none()
+    {
+        return Ok(None);
+    }
+    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let secret = api.get_opt(name).await?;
+    Ok(lacks(secret.as_ref(), &what, owner_uid, keys))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secret(owner: Option<&str>, data: &[(&str, &[u8])]) -> Secret {
+        Secret {
+            metadata: ObjectMeta {
+                owner_references: owner.map(|uid| {
+                    vec![OwnerReference {
+                        uid: uid.into(),
+                        controller: Some(true),
+                        ..Default::default()
+                    }]
+                }),
+                ..Default::default()
+            },
+            data: Some(
+                data.iter()
+                    .map(|(k, v)| (k.to_string(), ByteString(v.to_vec())))
+                    .collect(),
+            ),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn what_a_connection_secret_lacks() {
+        let keys = ["client_id", "client_secret"];
+        assert_eq!(
+            lacks(None, "ns/s", "u1", &keys).map(|l| l.to_string()),
+            Some("the connection Secret ns/s is missing".into())
+        );
+        let full = secret(Some("u1"), &[("client_id", b"x"), ("client_secret", b"y")]);
+        assert_eq!(lacks(Some(&full), "ns/s", "u1", &keys), None);
+        let edited = secret(Some("u1"), &[("client_id", b"x"), ("client_secret", b"")]);
+        assert_eq!(
+            lacks(Some(&edited), "ns/s", "u1", &keys).map(|l| l.to_string()),
+            Some("the connection Secret ns/s lacks client_secret".into())
+        );
+        // another resource's Secret is not ours to repair
+        let foreign = secret(Some("u2"), &[]);
+        assert_eq!(lacks(Some(&foreign), "ns/s", "u1", &keys), None);
+        // one nobody controls is adopted by publishing: checked
+        let adopted = secret(None, &[("client_id", b"x")]);
+        assert_eq!(
+            lacks(Some(&adopted), "ns/s", "u1", &keys),
+            Some(Lost::Keys("ns/s".into(), vec!["client_secret"]))
+        );
+    }
+}

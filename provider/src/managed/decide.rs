@@ -153,12 +153,13 @@ pub fn after_observe(v: &View, seen: &Seen, now: Timestamp, grace: Duration) -> 
     if p.observe_only() && !seen.exists && !v.deleting {
         return Post::ObserveOnlyMissing;
     }
-    if !seen.exists && !v.deleting {
-        if let Some(succeeded) = v.create_succeeded {
-            let age = now.duration_since(succeeded).unsigned_abs();
-            if age < grace {
-                return Post::CreationGrace(grace - age);
-            }
+    if !seen.exists
+        && !v.deleting
+        && let Some(succeeded) = v.create_succeeded
+    {
+        let age = now.duration_since(succeeded).unsigned_abs();
+        if age < grace {
+            return Post::CreationGrace(grace - age);
         }
     }
     if v.deleting {
@@ -189,7 +190,7 @@ pub fn after_observe(v: &View, seen: &Seen, now: Timestamp, grace: Duration) -> 
         }
         let replacing = match (&v.external_name, v.create_succeeded) {
             (Some(name), Some(_)) => Some(Replacement {
-                reason: "NotFound".into(),
+                reason: super::reasons::NOT_FOUND.into(),
                 message: format!(
                     "the external resource {name} no longer exists; created a new one"
                 ),
@@ -349,19 +350,21 @@ mod tests {
 
     #[test]
     fn view_reads_annotations() {
-        let mut meta = kube::api::ObjectMeta::default();
-        meta.annotations = Some(
-            [
-                (ANN_PAUSED, "false"),
-                (ANN_EXTERNAL_NAME, "k123"),
-                (ANN_CREATE_PENDING, "2026-01-01T11:00:00Z"),
-                (ANN_CREATE_SUCCEEDED, "not a time"),
-            ]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        );
-        meta.finalizers = Some(vec![FINALIZER.into()]);
+        let meta = kube::api::ObjectMeta {
+            annotations: Some(
+                [
+                    (ANN_PAUSED, "false"),
+                    (ANN_EXTERNAL_NAME, "k123"),
+                    (ANN_CREATE_PENDING, "2026-01-01T11:00:00Z"),
+                    (ANN_CREATE_SUCCEEDED, "not a time"),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ),
+            finalizers: Some(vec![FINALIZER.into()]),
+            ..Default::default()
+        };
         let v = View::from_meta(&meta, Policies::new(&[All], None, true));
         assert!(!v.paused_annotation && !v.other_finalizers);
         assert_eq!(v.external_name.as_deref(), Some("k123"));

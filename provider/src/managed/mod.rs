@@ -4,12 +4,15 @@
 //! [`ExternalClient`] observes / creates / updates / deletes the external
 //! resource; the reconciler does the rest.
 
+pub mod cluster;
 pub mod conditions;
 pub mod connection;
 pub mod decide;
+pub mod error;
 pub mod events;
 pub mod policy;
 pub mod ratelimit;
+pub mod reasons;
 pub mod reconciler;
 pub mod usage;
 
@@ -104,6 +107,8 @@ pub struct Creation {
 #[derive(Clone, Debug, Default)]
 pub struct Updated {
     pub connection_details: ConnectionDetails,
+    /// `status.atProvider` after the update, when it changed it.
+    pub at_provider: Option<serde_json::Value>,
 }
 
 /// An error from the external API, with the API's own message.
@@ -115,6 +120,35 @@ pub struct ExternalError {
     pub status: Option<u16>,
     /// Honour this before trying again (HTTP 429/503 `Retry-After`).
     pub retry_after: Option<Duration>,
+    pub kind: ErrorKind,
+}
+
+/// What an [`ExternalError`] means for the resource's conditions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Something failed: Synced=False/ReconcileError, backoff.
+    #[default]
+    Failed,
+    /// Rate limited (the message names service, endpoint and retry time):
+    /// Synced=False/RateLimited, back after `retry_after`, not a failure.
+    RateLimited,
+    /// Refused by a ProviderConfig guardrail before any API call:
+    /// Synced=False/GuardrailViolation.
+    Guardrail,
+    /// Blocked by something the resource does not own: Synced=False/Conflict.
+    Conflict,
+}
+
+impl ErrorKind {
+    /// The Synced reason of an error of this kind.
+    pub fn reason(self) -> &'static str {
+        match self {
+            ErrorKind::Failed => reasons::RECONCILE_ERROR,
+            ErrorKind::RateLimited => reasons::RATE_LIMITED,
+            ErrorKind::Guardrail => reasons::GUARDRAIL_VIOLATION,
+            ErrorKind::Conflict => reasons::CONFLICT,
+        }
+    }
 }
 
 impl ExternalError {
@@ -123,6 +157,34 @@ impl ExternalError {
             message: message.into(),
             status: None,
             retry_after: None,
+            kind: ErrorKind::Failed,
+        }
+    }
+
+    pub fn of_kind(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            ..Self::new(message)
+        }
+    }
+
+    /// `service` (e.g. `Cloudflare`) did not take `endpoint` (`GET /path`)
+    /// because of its rate limit; `why` says how it was told (e.g.
+    /// `answered 429 Too Many Requests`). Try again after `wait`.
+    pub fn rate_limited(service: &str, endpoint: &str, why: &str, wait: Duration) -> Self {
+        let secs = wait.as_secs_f64().ceil() as i64;
+        let at = jiff::Timestamp::now()
+            .checked_add(jiff::SignedDuration::from_secs(secs))
+            .unwrap_or_else(|_| jiff::Timestamp::now())
+            .round(jiff::Unit::Second)
+            .unwrap_or_else(|_| jiff::Timestamp::now());
+        Self {
+            message: format!(
+                "rate limited by {service}: {endpoint} {why}; retrying after {secs}s (at {at})"
+            ),
+            status: Some(429),
+            retry_after: Some(Duration::from_secs(secs.max(1) as u64)),
+            kind: ErrorKind::RateLimited,
         }
     }
 
@@ -151,6 +213,25 @@ pub trait ExternalClient<K>: Send + Sync {
         mr: &K,
         external_name: &str,
     ) -> impl Future<Output = Result<(), ExternalError>> + Send;
+
+    /// The connection Secret keys this kind publishes for `mr`. After each
+    /// observe of an existing resource the reconciler checks the Secret
+    /// holds them; empty: nothing to check.
+    fn connection_keys(&self, _mr: &K) -> Vec<&'static str> {
+        Vec::new()
+    }
+
+    /// The connection details of an existing external resource, read again
+    /// from the API (a Tunnel's token). `None` when the API shows them only
+    /// once (a key's secret): a lost Secret is then repaired by replacing
+    /// the external resource.
+    fn reread_connection_details(
+        &self,
+        _mr: &K,
+        _external_name: &str,
+    ) -> impl Future<Output = Result<Option<ConnectionDetails>, ExternalError>> + Send {
+        async { Ok(None) }
+    }
 
     /// A create started at `pending` was never recorded (the process died
     /// between the API call and the annotation write). A kind that can find

@@ -9,16 +9,19 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::ResourceExt;
-use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
 use serde_json::{Value, json};
+use tracing::Instrument;
 
+use super::cluster::{Cluster, KubeCluster};
 use super::conditions::{self as cond, TYPE_READY};
 use super::decide::{self, Post, Pre, Seen, View};
+use super::error::Error;
 use super::policy::Policies;
 use super::ratelimit::{Failures, GlobalLimiter};
-use super::{Connector, ExternalClient, ExternalError, Managed, Readiness, connection, usage};
+use super::reasons;
+use super::{Connector, ErrorKind, ExternalClient, ExternalError, Managed, Readiness, connection};
 use crate::apis::Condition;
 use crate::metrics::Metrics;
 
@@ -62,38 +65,14 @@ impl Default for Options {
     }
 }
 
-/// Places where a test can make the reconciler stop as if the process died.
+/// Places where a test can make the reconciler stop as if the process died
+/// (only with the `fail-points` feature, which tests enable: the release
+/// binary has none).
+#[cfg(feature = "fail-points")]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FailPoint {
     /// Right after the external create returned, before anything records it.
     AfterCreate,
-}
-
-/// Why a reconcile stopped early.
-#[derive(Debug)]
-struct Stop {
-    message: String,
-    retry_after: Option<Duration>,
-    /// A conflict: requeue soon without counting a failure.
-    conflict: bool,
-}
-
-impl Stop {
-    fn from_external(prefix: &str, e: ExternalError) -> Self {
-        Self {
-            message: format!("{prefix}: {}", e.message),
-            retry_after: e.retry_after,
-            conflict: false,
-        }
-    }
-    fn kube(prefix: &str, e: kube::Error) -> Self {
-        let conflict = matches!(&e, kube::Error::Api(s) if s.code == 409);
-        Self {
-            message: format!("{prefix}: {e}"),
-            retry_after: None,
-            conflict,
-        }
-    }
 }
 
 /// What to do after a reconcile that did not fail.
@@ -147,23 +126,30 @@ impl<K: Managed> Work<K> {
     }
 }
 
-/// The managed reconciler of kind `K` with connector `C`.
-pub struct Reconciler<K: Managed, C: Connector<K>> {
-    client: kube::Client,
+/// The ProviderConfig (kind, name) a usage named, and when it was applied.
+type UsageApplied = ((String, String), Instant);
+
+/// The managed reconciler of kind `K` with connector `C`, on the API
+/// server `Kc` (the real one unless a test says otherwise).
+pub struct Reconciler<K: Managed, C: Connector<K>, Kc: Cluster<K> = KubeCluster> {
+    cluster: Kc,
     connector: C,
     opts: Options,
-    recorder: super::events::Publisher,
     metrics: Arc<Metrics>,
     limiter: Arc<GlobalLimiter>,
     failures: Failures,
     gvk: String,
+    #[cfg(feature = "fail-points")]
     fail_point: Mutex<Option<FailPoint>>,
     reconciled_once: Mutex<HashSet<String>>,
     ready_once: Mutex<HashSet<String>>,
     /// UID -> the ProviderConfig its usage names and when it was applied:
     /// the usage is applied again only when that changes or after
     /// [`USAGE_REFRESH`], not on every poll.
-    usages: Mutex<HashMap<String, ((String, String), Instant)>>,
+    usages: Mutex<HashMap<String, UsageApplied>>,
+    /// UID -> when the API lets this resource try again (a rate limit): a
+    /// watch event before then does not send it to the API early.
+    rate_limited: Mutex<HashMap<String, Instant>>,
     _kind: PhantomData<fn() -> K>,
 }
 
@@ -187,7 +173,27 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
         metrics: Arc<Metrics>,
         limiter: Arc<GlobalLimiter>,
     ) -> Self {
-        let recorder = super::events::Publisher::new(client.clone(), controller_name::<K>());
+        let cluster = KubeCluster::new(client, controller_name::<K>());
+        Reconciler::on(cluster, connector, opts, metrics, limiter)
+    }
+
+    /// Uses `watched` for connection Secrets (one watch for every
+    /// controller of a process).
+    pub fn sharing(mut self, watched: crate::watched::Watched) -> Self {
+        self.cluster.watched = watched;
+        self
+    }
+}
+
+impl<K: Managed, C: Connector<K>, Kc: Cluster<K>> Reconciler<K, C, Kc> {
+    /// A reconciler on `cluster` (tests: an in-memory fake).
+    pub fn on(
+        cluster: Kc,
+        connector: C,
+        opts: Options,
+        metrics: Arc<Metrics>,
+        limiter: Arc<GlobalLimiter>,
+    ) -> Self {
         Self {
             gvk: format!(
                 "{}/{}, Kind={}",
@@ -195,26 +201,32 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
                 K::version(&()),
                 K::kind(&())
             ),
-            client,
+            cluster,
             connector,
             opts,
-            recorder,
             metrics,
             limiter,
             failures: Failures::default(),
+            #[cfg(feature = "fail-points")]
             fail_point: Mutex::new(None),
             reconciled_once: Mutex::new(HashSet::new()),
             ready_once: Mutex::new(HashSet::new()),
             usages: Mutex::new(HashMap::new()),
+            rate_limited: Mutex::new(HashMap::new()),
             _kind: PhantomData,
         }
     }
 
     /// Arms a fail point (tests): the next reconcile reaching it stops there.
+    #[cfg(feature = "fail-points")]
     pub fn inject(&self, point: Option<FailPoint>) {
         *self.fail_point.lock().unwrap_or_else(|e| e.into_inner()) = point;
     }
 
+    /// Whether the reconcile stops at `point`: armed by [`Self::inject`],
+    /// or (the binary's crash tests) `PROVIDER_HYBRID_SPOKE_FAIL_POINT`,
+    /// which aborts the process.
+    #[cfg(feature = "fail-points")]
     fn hit(&self, point: FailPoint) -> bool {
         let mut armed = self.fail_point.lock().unwrap_or_else(|e| e.into_inner());
         if *armed == Some(point) {
@@ -234,10 +246,6 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
         &self.gvk
     }
 
-    fn api(&self, mr: &K) -> Api<K> {
-        K::api(&self.client, mr.meta().namespace.as_deref())
-    }
-
     fn owner_ref(mr: &K) -> Option<OwnerReference> {
         let mut o = mr.controller_owner_ref(&())?;
         o.block_owner_deletion = Some(true);
@@ -245,9 +253,29 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
     }
 
     /// One reconcile. Never fails: errors become conditions and a backoff.
+    /// Runs in one `reconcile` span naming the kind, the resource and its
+    /// external name, so every log line of it can be traced to its resource.
     pub async fn reconcile(&self, obj: Arc<K>) -> Action {
+        let span = tracing::info_span!(
+            "reconcile",
+            kind = %K::kind(&()),
+            namespace = obj.meta().namespace.as_deref().unwrap_or_default(),
+            name = %obj.name_any(),
+            external_name = obj
+                .annotations()
+                .get(decide::ANN_EXTERNAL_NAME)
+                .map(String::as_str)
+                .unwrap_or_default(),
+        );
+        self.reconcile_in_span(obj).instrument(span).await
+    }
+
+    async fn reconcile_in_span(&self, obj: Arc<K>) -> Action {
         let mr = (*obj).clone();
         let uid = mr.meta().uid.clone().unwrap_or_default();
+        if let Some(wait) = self.rate_limited_for(&uid) {
+            return Action::requeue(wait);
+        }
         if let Err(wait) = self.limiter.admit(&uid) {
             return Action::requeue(wait);
         }
@@ -271,17 +299,34 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
                 self.failures.forget(&uid);
                 (next, "success")
             }
-            Err(stop) if stop.conflict => {
-                tracing::debug!(resource = %name, "conflict, requeueing: {}", stop.message);
+            Err(e) if e.is_conflict() => {
+                tracing::debug!(resource = %name, "conflict, requeueing: {e}");
                 (Next::After(Duration::from_secs(1)), "requeue")
             }
-            Err(stop) => {
+            // a state, not a failure: back when the API allows, no backoff
+            Err(e) if e.kind() == ErrorKind::RateLimited => {
+                let wait = e.retry_after().unwrap_or(Duration::from_secs(1));
+                tracing::info!(resource = %name, retry_in = ?wait, "{e}");
+                self.rate_limited
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(uid.clone(), Instant::now() + wait);
+                (Next::After(wait), "requeue_after")
+            }
+            Err(e) => {
                 let n = self.failures.fail(&uid);
                 let mut wait = decide::backoff(n);
-                if let Some(after) = stop.retry_after {
+                if let Some(after) = e.retry_after() {
                     wait = wait.max(after);
                 }
-                tracing::warn!(resource = %name, failures = n, retry_in = ?wait, "reconcile failed: {}", stop.message);
+                self.metrics
+                    .reconcile_errors
+                    .get_or_create(&crate::metrics::ControllerError {
+                        controller: controller_name::<K>(),
+                        error: e.metric_label().into(),
+                    })
+                    .inc();
+                tracing::warn!(resource = %name, failures = n, retry_in = ?wait, error = e.metric_label(), "reconcile failed: {e}");
                 (Next::After(wait), "error")
             }
         };
@@ -322,6 +367,18 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
         }
     }
 
+    /// How long this resource still waits for a rate limit, if it does.
+    fn rate_limited_for(&self, uid: &str) -> Option<Duration> {
+        let mut map = self.rate_limited.lock().unwrap_or_else(|e| e.into_inner());
+        let until = *map.get(uid)?;
+        let now = Instant::now();
+        if until <= now {
+            map.remove(uid);
+            return None;
+        }
+        Some(until - now)
+    }
+
     fn poll_interval(&self, mr: &K) -> Duration {
         let poll = mr
             .annotations()
@@ -337,14 +394,14 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
     async fn track_usage(&self, mr: &K) -> Result<(), kube::Error> {
         let uid = mr.meta().uid.clone().unwrap_or_default();
         let pc = mr.provider_config_ref();
-        let fresh = |m: &HashMap<String, ((String, String), Instant)>| {
+        let fresh = |m: &HashMap<String, UsageApplied>| {
             m.get(&uid)
                 .is_some_and(|(p, at)| *p == pc && at.elapsed() < USAGE_REFRESH)
         };
         if fresh(&self.usages.lock().unwrap_or_else(|e| e.into_inner())) {
             return Ok(());
         }
-        usage::track(&self.client, mr).await?;
+        self.cluster.track_usage(mr).await?;
         self.usages
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -369,6 +426,10 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
             .remove(&uid);
         self.failures.forget(&uid);
         self.limiter.forget(&uid);
+        self.rate_limited
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&uid);
     }
 
     fn first_reconcile(&self, mr: &K, uid: &str) {
@@ -429,14 +490,7 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
             status.insert("atProvider".into(), ap.clone());
         }
         let patch = json!({ "metadata": { "resourceVersion": mr.meta().resource_version }, "status": status });
-        self.api(mr)
-            .patch_status(
-                &mr.name_any(),
-                &PatchParams::default(),
-                &Patch::Merge(&patch),
-            )
-            .await?;
-        Ok(())
+        self.cluster.patch_status(mr, &patch).await
     }
 
     async fn event(&self, mr: &K, type_: EventType, reason: &str, note: Option<String>) {
@@ -447,43 +501,52 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
             action: reason.into(),
             secondary: None,
         };
-        if let Err(e) = self.recorder.publish(&ev, &mr.object_ref(&())).await {
+        if let Err(e) = self.cluster.event(mr, &ev).await {
             tracing::warn!("cannot publish event {reason}: {e}");
         }
     }
 
-    /// Sets Synced=False/ReconcileError; a Warning event on a transition.
-    async fn error(&self, work: &mut Work<K>, reason: &str, stop: Stop) -> Result<Next, Stop> {
-        if stop.conflict {
+    /// Sets Synced=False (ReconcileError with the event reason `reason`
+    /// for a failure, else the kind's own reason for both); a Warning event
+    /// on a transition.
+    async fn error(&self, work: &mut Work<K>, reason: &str, stop: Error) -> Result<Next, Error> {
+        if stop.is_conflict() {
             return Err(stop);
         }
-        if work.set(cond::reconcile_error(stop.message.clone())) {
-            self.event(
-                &work.mr,
-                EventType::Warning,
-                reason,
-                Some(stop.message.clone()),
-            )
-            .await;
+        let message = stop.to_string();
+        let (condition, reason) = match stop.kind() {
+            ErrorKind::Failed => (cond::reconcile_error(message.clone()), reason),
+            kind => (
+                cond::not_synced(kind.reason(), message.clone()),
+                kind.reason(),
+            ),
+        };
+        if work.set(condition) {
+            self.event(&work.mr, EventType::Warning, reason, Some(message))
+                .await;
         }
         Err(stop)
     }
 
     /// Replaces the object (conflict-checked by resourceVersion) after
     /// `edit` changed its metadata; keeps the returned object.
-    async fn update_meta(&self, work: &mut Work<K>, edit: impl FnOnce(&mut K)) -> Result<(), Stop> {
+    async fn update_meta(
+        &self,
+        work: &mut Work<K>,
+        edit: impl FnOnce(&mut K),
+    ) -> Result<(), Error> {
         let mut mr = work.mr.clone();
         edit(&mut mr);
         let updated = self
-            .api(&mr)
-            .replace(&mr.name_any(), &PostParams::default(), &mr)
+            .cluster
+            .replace(&mr)
             .await
-            .map_err(|e| Stop::kube("cannot update managed resource", e))?;
+            .map_err(Error::UpdateManaged)?;
         work.mr = updated;
         Ok(())
     }
 
-    async fn ensure_finalizer(&self, work: &mut Work<K>) -> Result<(), Stop> {
+    async fn ensure_finalizer(&self, work: &mut Work<K>) -> Result<(), Error> {
         if work.mr.finalizers().iter().any(|f| f == decide::FINALIZER) {
             return Ok(());
         }
@@ -493,7 +556,7 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
         .await
     }
 
-    async fn remove_finalizer(&self, work: &mut Work<K>) -> Result<(), Stop> {
+    async fn remove_finalizer(&self, work: &mut Work<K>) -> Result<(), Error> {
         if !work.mr.finalizers().iter().any(|f| f == decide::FINALIZER) {
             return Ok(());
         }
@@ -509,7 +572,7 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
         &self,
         work: &mut Work<K>,
         set: &[(&str, Option<String>)],
-    ) -> Result<(), Stop> {
+    ) -> Result<(), Error> {
         let annotations: serde_json::Map<String, Value> = set
             .iter()
             .map(|(k, v)| {
@@ -519,18 +582,9 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
                 )
             })
             .collect();
-        let patch = json!({ "metadata": { "annotations": annotations } });
         let mut last = None;
         for attempt in 0..5u32 {
-            match self
-                .api(&work.mr)
-                .patch(
-                    &work.mr.name_any(),
-                    &PatchParams::default(),
-                    &Patch::Merge(&patch),
-                )
-                .await
-            {
+            match self.cluster.patch_annotations(&work.mr, &annotations).await {
                 Ok(updated) => {
                     work.mr = updated;
                     return Ok(());
@@ -541,19 +595,14 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
                 }
             }
         }
-        let e = last.map(|e| e.to_string()).unwrap_or_default();
-        Err(Stop {
-            message: format!("cannot update managed resource annotations: {e}"),
-            retry_after: None,
-            conflict: false,
-        })
+        Err(Error::UpdateAnnotations(last))
     }
 
     async fn publish(
         &self,
         work: &Work<K>,
         details: &super::ConnectionDetails,
-    ) -> Result<(), Stop> {
+    ) -> Result<(), Error> {
         let Some((ns, name)) = work.mr.connection_secret() else {
             return Ok(());
         };
@@ -563,28 +612,92 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
         let Some(owner) = Self::owner_ref(&work.mr) else {
             return Ok(());
         };
-        connection::publish(&self.client, &ns, &name, &owner, details)
+        self.cluster
+            .publish(&ns, &name, &owner, details)
             .await
-            .map_err(|e| Stop {
-                message: e.to_string(),
-                retry_after: None,
-                conflict: matches!(&e, connection::PublishError::Kube(_, kube::Error::Api(s)) if s.code == 409),
-            })
+            .map_err(Error::Publish)
     }
 
-    async fn unpublish(&self, work: &Work<K>) -> Result<(), Stop> {
+    async fn unpublish(&self, work: &Work<K>) -> Result<(), Error> {
         let (Some((ns, name)), Some(uid)) =
             (work.mr.connection_secret(), work.mr.meta().uid.clone())
         else {
             return Ok(());
         };
-        connection::unpublish(&self.client, &ns, &name, &uid)
+        self.cluster
+            .unpublish(&ns, &name, &uid)
             .await
-            .map_err(|e| Stop {
-                message: e.to_string(),
-                retry_after: None,
-                conflict: false,
-            })
+            .map_err(Error::Unpublish)
+    }
+
+    /// What the connection Secret lacks of the keys the kind publishes.
+    async fn lost_connection_keys(
+        &self,
+        work: &Work<K>,
+        external: &C::Client,
+    ) -> Result<Option<connection::Lost>, Error> {
+        let keys = external.connection_keys(&work.mr);
+        let (Some((ns, name)), Some(uid)) =
+            (work.mr.connection_secret(), work.mr.meta().uid.clone())
+        else {
+            return Ok(None);
+        };
+        if keys.is_empty() {
+            return Ok(None);
+        }
+        self.cluster
+            .lost_connection_keys(&ns, &name, &uid, &keys)
+            .await
+            .map_err(Error::ReadConnectionSecret)
+    }
+
+    /// Writes lost connection details back when they can be had without a
+    /// new external resource: from this observation, or read again from the
+    /// API. `false`: they cannot.
+    async fn repair_connection(
+        &self,
+        work: &mut Work<K>,
+        external: &C::Client,
+        name: &str,
+        lost: &connection::Lost,
+        observation: &super::Observation,
+    ) -> Result<bool, Error> {
+        let keys = external.connection_keys(&work.mr);
+        let complete = |d: &super::ConnectionDetails| {
+            keys.iter()
+                .all(|k| d.get(*k).is_some_and(|v| !v.is_empty()))
+        };
+        let mut details = observation.connection_details.clone();
+        if !complete(&details) {
+            match self
+                .timed(
+                    "observe",
+                    external.reread_connection_details(&work.mr, name),
+                )
+                .await
+            {
+                Ok(Some(d)) => details.extend(d),
+                Ok(None) => return Ok(false),
+                Err(e) => {
+                    return Err(Error::RereadConnectionDetails(e));
+                }
+            }
+            if !complete(&details) {
+                return Ok(false);
+            }
+        }
+        self.publish(work, &details).await?;
+        self.event(
+            &work.mr,
+            EventType::Normal,
+            reasons::EV_REPUBLISHED,
+            Some(format!(
+                "{lost}: wrote {} again, as read from the API",
+                keys.join(", ")
+            )),
+        )
+        .await;
+        Ok(true)
     }
 
     async fn timed<T>(
@@ -601,20 +714,42 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
         }
     }
 
-    async fn run(&self, work: &mut Work<K>) -> Result<Next, Stop> {
+    async fn run(&self, work: &mut Work<K>) -> Result<Next, Error> {
         let policies = Policies::new(
             work.mr.management_policies(),
             work.mr.deletion_policy(),
             self.opts.management_policies,
         );
-        let view = View::from_meta(work.mr.meta(), policies);
+        let mut view = View::from_meta(work.mr.meta(), policies.clone());
+        if decide::before_observe(&view) == Pre::IncompleteCreate {
+            // The watch cache lags behind this provider's own writes: a copy
+            // showing a create pending may predate the write that recorded
+            // its result. Read the object itself before concluding anything
+            // (and before a recovery lists the external API).
+            match self
+                .cluster
+                .get(&work.mr)
+                .await
+                .map_err(Error::GetManaged)?
+            {
+                Some(latest) => {
+                    work.conditions = latest.conditions();
+                    work.mr = latest;
+                    view = View::from_meta(work.mr.meta(), policies);
+                }
+                None => {
+                    work.write_status = false;
+                    return Ok(Next::Wait);
+                }
+            }
+        }
         match decide::before_observe(&view) {
             Pre::Paused => {
                 if work.set(cond::reconcile_paused()) {
                     self.event(
                         &work.mr,
                         EventType::Normal,
-                        "ReconciliationPaused",
+                        reasons::EV_PAUSED,
                         Some(cond::MSG_PAUSED.into()),
                     )
                     .await;
@@ -626,7 +761,7 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
                     self.event(
                         &work.mr,
                         EventType::Warning,
-                        "CannotUseInvalidManagementPolicy",
+                        reasons::EV_INVALID_POLICY,
                         Some(message),
                     )
                     .await;
@@ -635,9 +770,10 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
             }
             Pre::Orphan => {
                 self.unpublish(work).await?;
-                usage::untrack(&self.client, &work.mr)
+                self.cluster
+                    .untrack_usage(&work.mr)
                     .await
-                    .map_err(|e| Stop::kube("cannot remove the ProviderConfigUsage", e))?;
+                    .map_err(Error::UntrackUsage)?;
                 self.remove_finalizer(work).await?;
                 self.record_deletion(&work.mr);
                 self.forget(&work.mr);
@@ -653,7 +789,7 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
                     self.event(
                         &work.mr,
                         EventType::Warning,
-                        "CannotInitializeManagedResource",
+                        reasons::EV_CANNOT_INITIALIZE,
                         Some(cond::MSG_INCOMPLETE_CREATE.into()),
                     )
                     .await;
@@ -664,14 +800,18 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
         }
 
         if let Err(e) = self.track_usage(&work.mr).await {
-            let stop = Stop::kube("cannot track ProviderConfig usage", e);
-            return self.error(work, "CannotConnectToProvider", stop).await;
+            let stop = Error::TrackUsage(e);
+            return self.error(work, reasons::EV_CANNOT_CONNECT, stop).await;
         }
-        let external = match self.connector.connect(&self.client, &work.mr).await {
+        let external = match self
+            .connector
+            .connect(self.cluster.client(), &work.mr)
+            .await
+        {
             Ok(c) => c,
             Err(e) => {
-                let stop = Stop::from_external("connect failed", e);
-                return self.error(work, "CannotConnectToProvider", stop).await;
+                let stop = Error::Connect(e);
+                return self.error(work, reasons::EV_CANNOT_CONNECT, stop).await;
             }
         };
         let external_name = view.external_name.clone();
@@ -684,10 +824,8 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
         {
             Ok(o) => o,
             Err(e) => {
-                let stop = Stop::from_external("observe failed", e);
-                return self
-                    .error(work, "CannotObserveExternalResource", stop)
-                    .await;
+                let stop = Error::Observe(e);
+                return self.error(work, reasons::EV_CANNOT_OBSERVE, stop).await;
             }
         };
         if let Some(ap) = &observation.at_provider {
@@ -704,17 +842,16 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
             && work.mr.annotations().contains_key(ANN_CONNECTION_PENDING)
         {
             seen.replace = Some(decide::Replacement {
-                reason: "ConnectionDetailsLost".into(),
+                reason: reasons::CONNECTION_DETAILS_LOST.into(),
                 message: format!(
                     "the secret of {} was never published to the connection Secret; replaced it",
                     external_name.clone().unwrap_or_default()
                 ),
             });
         }
-        let now = Timestamp::now();
-        let post = decide::after_observe(&view, &seen, now, self.opts.creation_grace);
-        tracing::debug!(resource = %work.mr.name_any(), ?post, diff = ?observation.diff, "observed");
-        let apply_readiness = |work: &mut Work<K>| match &observation.ready {
+        // Ready is what Observe saw (crossplane-runtime's external clients
+        // set it in Observe), whatever the rest of the reconcile does.
+        match &observation.ready {
             Readiness::Available => {
                 work.set(cond::available());
             }
@@ -722,27 +859,65 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
                 work.set(cond::unavailable(m.clone()));
             }
             Readiness::Unknown => {}
-        };
+        }
+        if seen.exists
+            && seen.replace.is_none()
+            && view.superseded.is_none()
+            && !view.deleting
+            && let Some(name) = &external_name
+        {
+            let lost = match self.lost_connection_keys(work, &external).await {
+                Ok(lost) => lost,
+                Err(stop) => return self.error(work, reasons::EV_CANNOT_PUBLISH, stop).await,
+            };
+            if let Some(lost) = lost {
+                match self
+                    .repair_connection(work, &external, name, &lost, &observation)
+                    .await
+                {
+                    Ok(true) => {}
+                    // the secret is shown only once: replace (rotation path)
+                    Ok(false) => {
+                        seen.replace = Some(decide::Replacement {
+                            reason: reasons::CONNECTION_SECRET_LOST.into(),
+                            message: format!(
+                                "{lost}, and the secret of {name} cannot be read back from the API; created a new one"
+                            ),
+                        });
+                    }
+                    Err(stop) => {
+                        return self.error(work, reasons::EV_CANNOT_PUBLISH, stop).await;
+                    }
+                }
+            }
+        }
+        let now = Timestamp::now();
+        let post = decide::after_observe(&view, &seen, now, self.opts.creation_grace);
+        tracing::debug!(resource = %work.mr.name_any(), ?post, diff = ?observation.diff, "observed");
 
         match post {
             Post::ObserveOnlyMissing => {
-                let stop = Stop {
-                    message: "observe failed: external resource does not exist".into(),
-                    retry_after: None,
-                    conflict: false,
-                };
-                if work.set(cond::reconcile_error(stop.message.clone())) {
+                let message = Error::ObserveOnlyMissing.to_string();
+                if work.set(cond::reconcile_error(message.clone())) {
                     self.event(
                         &work.mr,
                         EventType::Warning,
-                        "CannotObserveExternalResource",
-                        Some(stop.message),
+                        reasons::EV_CANNOT_OBSERVE,
+                        Some(message),
                     )
                     .await;
                 }
                 Ok(Next::Poll)
             }
-            Post::CreationGrace(wait) => Ok(Next::After(wait)),
+            Post::CreationGrace(wait) => {
+                work.set(cond::creating(Some(format!(
+                    "{} is not visible in the API yet; waiting {}s more of the {}s creation grace before creating it again",
+                    external_name.clone().unwrap_or_default(),
+                    wait.as_secs_f64().ceil(),
+                    self.opts.creation_grace.as_secs()
+                ))));
+                Ok(Next::After(wait))
+            }
             Post::DelayDeletion => {
                 work.set(cond::deleting());
                 Ok(Next::After(Duration::from_secs(5)))
@@ -751,15 +926,15 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
                 let name = external_name.clone().unwrap_or_default();
                 if let Err(e) = self.timed("delete", external.delete(&work.mr, &name)).await {
                     work.set(cond::deleting());
-                    let stop = Stop::from_external("delete failed", e);
-                    return self.error(work, "CannotDeleteExternalResource", stop).await;
+                    let stop = Error::Delete(e);
+                    return self.error(work, reasons::EV_CANNOT_DELETE, stop).await;
                 }
                 work.set(cond::deleting());
                 work.set(cond::reconcile_success());
                 self.event(
                     &work.mr,
                     EventType::Normal,
-                    "DeletedExternalResource",
+                    reasons::EV_DELETED,
                     Some(format!("deleted {name}")),
                 )
                 .await;
@@ -767,9 +942,10 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
             }
             Post::Finalize => {
                 self.unpublish(work).await?;
-                usage::untrack(&self.client, &work.mr)
+                self.cluster
+                    .untrack_usage(&work.mr)
                     .await
-                    .map_err(|e| Stop::kube("cannot remove the ProviderConfigUsage", e))?;
+                    .map_err(Error::UntrackUsage)?;
                 self.remove_finalizer(work).await?;
                 self.record_deletion(&work.mr);
                 self.forget(&work.mr);
@@ -780,11 +956,11 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
                 if revoke
                     && let Err(e) = self.timed("delete", external.delete(&work.mr, &name)).await
                 {
-                    let stop = Stop::from_external(
-                        &format!("cannot delete the superseded external resource {name}"),
-                        e,
-                    );
-                    return self.error(work, "CannotDeleteExternalResource", stop).await;
+                    let stop = Error::DeleteSuperseded {
+                        name: name.clone(),
+                        source: e,
+                    };
+                    return self.error(work, reasons::EV_CANNOT_DELETE, stop).await;
                 }
                 self.critical_annotations(work, &[(decide::ANN_SUPERSEDED, None)])
                     .await?;
@@ -792,7 +968,7 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
                     self.event(
                         &work.mr,
                         EventType::Normal,
-                        "DeletedExternalResource",
+                        reasons::EV_DELETED,
                         Some(format!("deleted the superseded {name}")),
                     )
                     .await;
@@ -813,45 +989,40 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
             }
             Post::UpToDate | Post::UpdateNotAllowed => {
                 if let Err(stop) = self.publish(work, &observation.connection_details).await {
-                    return self
-                        .error(work, "CannotPublishConnectionDetails", stop)
-                        .await;
+                    return self.error(work, reasons::EV_CANNOT_PUBLISH, stop).await;
                 }
                 self.ensure_finalizer(work).await?;
-                apply_readiness(work);
                 self.success(work).await;
                 Ok(Next::Poll)
             }
             Post::Update => {
                 if let Err(stop) = self.publish(work, &observation.connection_details).await {
-                    return self
-                        .error(work, "CannotPublishConnectionDetails", stop)
-                        .await;
+                    return self.error(work, reasons::EV_CANNOT_PUBLISH, stop).await;
                 }
                 self.ensure_finalizer(work).await?;
                 let name = external_name.clone().unwrap_or_default();
                 let updated = match self.timed("update", external.update(&work.mr, &name)).await {
                     Ok(u) => u,
                     Err(e) => {
-                        let stop = Stop::from_external("update failed", e);
-                        return self.error(work, "CannotUpdateExternalResource", stop).await;
+                        let stop = Error::Update(e);
+                        return self.error(work, reasons::EV_CANNOT_UPDATE, stop).await;
                     }
                 };
                 self.metrics
                     .drift
                     .get_or_create(&Metrics::gvk(&self.gvk))
                     .observe(0.0);
-                if let Err(stop) = self.publish(work, &updated.connection_details).await {
-                    return self
-                        .error(work, "CannotPublishConnectionDetails", stop)
-                        .await;
+                if let Some(ap) = &updated.at_provider {
+                    work.at_provider = Some(ap.clone());
                 }
-                apply_readiness(work);
+                if let Err(stop) = self.publish(work, &updated.connection_details).await {
+                    return self.error(work, reasons::EV_CANNOT_PUBLISH, stop).await;
+                }
                 self.success(work).await;
                 self.event(
                     &work.mr,
                     EventType::Normal,
-                    "UpdatedExternalResource",
+                    reasons::EV_UPDATED,
                     Some(format!(
                         "corrected drift of {name}: {}",
                         observation.diff.clone().unwrap_or_default()
@@ -864,10 +1035,14 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
     }
 
     /// Tries the kind's recovery of an unrecorded create; `None`: stall.
-    async fn recover(&self, work: &mut Work<K>, view: &View) -> Option<Result<Next, Stop>> {
+    async fn recover(&self, work: &mut Work<K>, view: &View) -> Option<Result<Next, Error>> {
         let pending = view.create_pending?;
         self.track_usage(&work.mr).await.ok()?;
-        let external = self.connector.connect(&self.client, &work.mr).await.ok()?;
+        let external = self
+            .connector
+            .connect(self.cluster.client(), &work.mr)
+            .await
+            .ok()?;
         let recovery = match self
             .timed(
                 "recover",
@@ -905,7 +1080,7 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
         self.event(
             &work.mr,
             EventType::Warning,
-            "RecoveredIncompleteCreate",
+            reasons::EV_RECOVERED,
             Some(message),
         )
         .await;
@@ -933,11 +1108,9 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
         previous: Option<String>,
         replacing: Option<decide::Replacement>,
         observation: &super::Observation,
-    ) -> Result<Next, Stop> {
+    ) -> Result<Next, Error> {
         if let Err(stop) = self.publish(work, &observation.connection_details).await {
-            return self
-                .error(work, "CannotPublishConnectionDetails", stop)
-                .await;
+            return self.error(work, reasons::EV_CANNOT_PUBLISH, stop).await;
         }
         // Record the intent with a conflict-checked update: it fails unless
         // this reconcile acts on the latest version of the resource.
@@ -952,13 +1125,10 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
         .await?;
 
         let created = self.timed("create", external.create(&work.mr)).await;
+        #[cfg(feature = "fail-points")]
         if self.hit(FailPoint::AfterCreate) {
             work.write_status = false;
-            return Err(Stop {
-                message: "fail point after-create: stopped as if the process had crashed".into(),
-                retry_after: None,
-                conflict: false,
-            });
+            return Err(Error::FailPoint);
         }
         let creation = match created {
             Ok(c) => c,
@@ -967,10 +1137,11 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
                 self.critical_annotations(work, &[(decide::ANN_CREATE_FAILED, Some(failed))])
                     .await?;
                 work.set(cond::creating(None));
-                let stop = Stop::from_external("create failed", e);
-                return self.error(work, "CannotCreateExternalResource", stop).await;
+                let stop = Error::Create(e);
+                return self.error(work, reasons::EV_CANNOT_CREATE, stop).await;
             }
         };
+        tracing::Span::current().record("external_name", creation.external_name.as_str());
         let succeeded = Timestamp::now().to_string();
         let superseded = match (&replacing, &previous) {
             (Some(_), Some(old)) if *old != creation.external_name && observation.exists => {
@@ -999,9 +1170,7 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
             work.at_provider = Some(ap.clone());
         }
         if let Err(stop) = self.publish(work, &creation.connection_details).await {
-            return self
-                .error(work, "CannotPublishConnectionDetails", stop)
-                .await;
+            return self.error(work, reasons::EV_CANNOT_PUBLISH, stop).await;
         }
         if has_details {
             self.critical_annotations(work, &[(ANN_CONNECTION_PENDING, None)])
@@ -1013,7 +1182,7 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
         self.event(
             &work.mr,
             EventType::Normal,
-            "CreatedExternalResource",
+            reasons::EV_CREATED,
             Some(format!("created {}", creation.external_name)),
         )
         .await;
@@ -1029,7 +1198,7 @@ impl<K: Managed, C: Connector<K>> Reconciler<K, C> {
             self.event(
                 &work.mr,
                 EventType::Normal,
-                "ReplacedExternalResource",
+                reasons::EV_REPLACED,
                 Some(message),
             )
             .await;

@@ -95,6 +95,7 @@ impl Client {
         path: &str,
         body: Option<&Value>,
     ) -> Result<String, ExternalError> {
+        super::check_pause("Headscale", &self.base, method.as_str(), path)?;
         let mut request = self
             .http
             .request(method.clone(), format!("{}{path}", self.base))
@@ -113,8 +114,12 @@ impl Client {
             .text()
             .await
             .map_err(|e| transport_error(method.as_str(), path, &e))?;
+        if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            super::pause(&self.base, retry.unwrap_or(super::DEFAULT_RETRY_AFTER));
+        }
         if !status.is_success() {
             return Err(http_error(
+                "Headscale",
                 method.as_str(),
                 path,
                 status,

@@ -124,25 +124,51 @@ impl TailnetApi {
     }
 }
 
-/// `Retry-After` in seconds (or an HTTP date, taken as 1 s).
-pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let value = headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .to_string();
-    Some(
-        value
-            .parse::<u64>()
-            .map(Duration::from_secs)
-            .unwrap_or(Duration::from_secs(1)),
-    )
+pub(crate) use crate::http::retry_after;
+
+/// Until when each control server (by base URL) asked for no requests (a
+/// 429's `Retry-After`), shared by every client of the process, as the
+/// Cloudflare limiter's pause is.
+static PAUSES: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+> = std::sync::LazyLock::new(Default::default);
+
+/// Records a 429 of `base`: nothing is sent to it for `wait`.
+pub(crate) fn pause(base: &str, wait: Duration) {
+    let until = std::time::Instant::now() + wait;
+    let mut p = PAUSES.lock().unwrap_or_else(|e| e.into_inner());
+    let e = p.entry(base.to_string()).or_insert(until);
+    *e = (*e).max(until);
+}
+
+/// `Err` (rate limited, nothing sent) while `base` asked to wait.
+pub(crate) fn check_pause(
+    service: &str,
+    base: &str,
+    method: &str,
+    path: &str,
+) -> Result<(), ExternalError> {
+    let now = std::time::Instant::now();
+    let until = PAUSES
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(base)
+        .copied();
+    match until {
+        Some(until) if until > now => Err(ExternalError::rate_limited(
+            service,
+            &format!("{method} {path}"),
+            "not sent: the API answered 429 and asked to wait",
+            until - now,
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// An error for an HTTP failure: method, path, status and the API's own
-/// message, never a credential.
+/// message, never a credential. A 429 is a rate limit of `service`.
 pub(crate) fn http_error(
+    service: &str,
     method: &str,
     path: &str,
     status: reqwest::StatusCode,
@@ -155,12 +181,24 @@ pub(crate) fn http_error(
     } else {
         message.to_string()
     };
+    if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+        return ExternalError::rate_limited(
+            service,
+            &format!("{method} {path}"),
+            &format!("answered HTTP 429: {message}"),
+            retry.unwrap_or(DEFAULT_RETRY_AFTER),
+        );
+    }
     ExternalError {
         message: format!("{method} {path}: HTTP {}: {message}", status.as_u16()),
         status: Some(status.as_u16()),
         retry_after: retry,
+        kind: Default::default(),
     }
 }
+
+/// How long to wait after a 429 without `Retry-After`.
+pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(10);
 
 /// An error for a request that got no HTTP answer.
 pub(crate) fn transport_error(method: &str, path: &str, e: &reqwest::Error) -> ExternalError {

@@ -177,6 +177,15 @@ impl Client {
         self.headscale
     }
 
+    /// The service's name in messages.
+    pub fn service(&self) -> &'static str {
+        if self.headscale {
+            "Headscale"
+        } else {
+            "Tailscale"
+        }
+    }
+
     fn keys_path(&self) -> String {
         format!("/api/v2/tailnet/{}/keys", segment(&self.tailnet))
     }
@@ -229,6 +238,7 @@ impl Client {
             .map_err(|e| transport_error("POST", path, &e))?;
         if !status.is_success() {
             return Err(http_error(
+                self.service(),
                 "POST",
                 path,
                 status,
@@ -268,6 +278,7 @@ impl Client {
         path: &str,
         body: Option<&Value>,
     ) -> Result<(reqwest::StatusCode, String), ExternalError> {
+        super::check_pause(self.service(), &self.base, method.as_str(), path)?;
         let token = self.token().await?;
         let mut request = self
             .http
@@ -290,8 +301,12 @@ impl Client {
         if status == reqwest::StatusCode::UNAUTHORIZED {
             self.forget_token();
         }
+        if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            super::pause(&self.base, retry.unwrap_or(super::DEFAULT_RETRY_AFTER));
+        }
         if !status.is_success() {
             return Err(http_error(
+                self.service(),
                 method.as_str(),
                 path,
                 status,
@@ -311,6 +326,7 @@ impl Client {
         headers: &[(&str, &str)],
         body: Option<(&str, String)>,
     ) -> Result<(reqwest::StatusCode, reqwest::header::HeaderMap, String), ExternalError> {
+        super::check_pause(self.service(), &self.base, method.as_str(), path)?;
         let token = self.token().await?;
         let mut request = self
             .http
@@ -336,6 +352,12 @@ impl Client {
             .map_err(|e| transport_error(method.as_str(), path, &e))?;
         if status == reqwest::StatusCode::UNAUTHORIZED {
             self.forget_token();
+        }
+        if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            super::pause(
+                &self.base,
+                retry_after(&headers).unwrap_or(super::DEFAULT_RETRY_AFTER),
+            );
         }
         Ok((status, headers, text))
     }

@@ -89,6 +89,8 @@ pub struct FakeTunnel {
     pub version: i64,
     /// Connectors, each with its number of edge connections.
     pub connectors: Vec<(String, usize)>,
+    /// How often `PATCH` set a new secret.
+    pub secret_changes: usize,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -773,6 +775,7 @@ fn respond(
                 config: None,
                 version: 0,
                 connectors: Vec::new(),
+                secret_changes: 0,
             };
             let v = tunnel_json(&t);
             st.tunnels.insert(id, t);
@@ -783,6 +786,30 @@ fn respond(
             // UNVERIFIED: the code of an unknown tunnel
             None => error(404, 1002, "tunnel not found"),
         },
+        // a new secret (a new token) and/or a new name
+        ("PATCH", ["accounts", _, "cfd_tunnel", id]) => {
+            let Some(t) = st.tunnels.get_mut(*id).filter(|t| t.deleted_at.is_none()) else {
+                return error(404, 1002, "tunnel not found");
+            };
+            if let Some(secret) = body.get("tunnel_secret") {
+                // "at least 32 bytes and encoded as a base64 string"
+                let s = secret.as_str().unwrap_or_default();
+                let base64_chars = s
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b));
+                if !base64_chars || s.len() % 4 != 0 || s.trim_end_matches('=').len() * 3 / 4 < 32 {
+                    // UNVERIFIED: the code of a bad tunnel_secret
+                    return error(400, 1001, "tunnel_secret must be at least 32 bytes, base64");
+                }
+                t.secret = s.to_string();
+                t.secret_changes += 1;
+            }
+            if let Some(name) = body.get("name").and_then(Value::as_str) {
+                t.name = name.to_string();
+            }
+            let v = tunnel_json(t);
+            ok(v)
+        }
         ("DELETE", ["accounts", _, "cfd_tunnel", id]) => match st.tunnels.get_mut(*id) {
             Some(t) if t.deleted_at.is_none() => {
                 if !t.connectors.is_empty() {

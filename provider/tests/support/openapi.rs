@@ -242,7 +242,7 @@ impl OpenApi {
             let props = schema.get("properties").and_then(|p| p.as_object());
             if let Some(required) = schema.get("required").and_then(|r| r.as_array()) {
                 for r in required.iter().filter_map(|r| r.as_str()) {
-                    if !obj.contains_key(r) && !(request && self.read_only(schema, r)) {
+                    if !(obj.contains_key(r) || (request && self.read_only(schema, r))) {
                         out.push(format!("{at}: required property {r:?} is missing"));
                     }
                 }

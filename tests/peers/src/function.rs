@@ -31,9 +31,19 @@ impl FunctionServer {
         Self::start(Some(Pki::new()))
     }
 
+    /// The function serving mTLS with certificates from `pki` (e.g. one
+    /// whose CA is also Crossplane's root CA), on `port` or a free one.
+    pub fn start_mtls_with(pki: Pki, port: Option<u16>) -> Self {
+        Self::start_on(Some(pki), port)
+    }
+
     fn start(pki: Option<Pki>) -> Self {
+        Self::start_on(pki, None)
+    }
+
+    fn start_on(pki: Option<Pki>, port: Option<u16>) -> Self {
         let dir = TempDir::new("function");
-        let port = free_port();
+        let port = port.unwrap_or_else(free_port);
         let mut command = Command::new(function_binary());
         command
             .arg("--address")
@@ -76,6 +86,24 @@ impl FunctionServer {
     /// The certificates, for a server started with [`FunctionServer::start_mtls`].
     pub fn pki(&self) -> Option<&Pki> {
         self.pki.as_ref()
+    }
+
+    /// Stops the server (SIGKILL to its process group), keeping its port
+    /// and certificates for [`FunctionServer::restart`].
+    pub fn stop(self) -> (Option<Pki>, u16) {
+        let FunctionServer {
+            process,
+            port,
+            pki,
+            _dir,
+        } = self;
+        drop(process);
+        (pki, port)
+    }
+
+    /// The process id of the server.
+    pub fn pid(&self) -> u32 {
+        self.process.pid()
     }
 
     /// What the server logged so far.
@@ -155,6 +183,9 @@ pub struct CertKey {
 /// directories each with `tls.crt`, `tls.key`, `ca.crt`.
 pub struct Pki {
     pub ca_cert: String,
+    /// The CA's key, PKCS#1 PEM (Crossplane's `crossplane-root-ca` Secret
+    /// holds it as `tls.key`).
+    pub ca_key: String,
     pub server: CertKey,
     pub client: CertKey,
     dir: TempDir,
@@ -177,6 +208,7 @@ impl Pki {
             rcgen::KeyUsagePurpose::DigitalSignature,
         ];
         let ca_cert = params.self_signed(&ca_key).expect("self-sign the CA").pem();
+        let ca_key_pem = pkcs1_pem(&ca_key);
         let issuer = rcgen::Issuer::new(params, ca_key);
         let leaf = |cn: &str, sans: &[&str], usage| {
             let key = rsa_key();
@@ -226,6 +258,7 @@ impl Pki {
         }
         Self {
             ca_cert,
+            ca_key: ca_key_pem,
             server,
             client,
             dir,

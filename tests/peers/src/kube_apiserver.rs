@@ -157,6 +157,11 @@ impl KubeApiServer {
         }
     }
 
+    /// The process ids of (kube-apiserver, etcd).
+    pub fn pids(&self) -> (u32, u32) {
+        (self.apiserver.pid(), self.etcd.pid())
+    }
+
     /// `https://127.0.0.1:<port>`.
     pub fn url(&self) -> &str {
         &self.url
@@ -203,21 +208,27 @@ impl KubeApiServer {
     /// Creates the CRDs and waits until each is `Established`.
     pub async fn install_crds(&self, crds: &[Value]) -> Vec<CustomResourceDefinition> {
         let api: Api<CustomResourceDefinition> = Api::all(self.client().await);
-        let mut names = Vec::new();
-        for crd in crds {
+        // Created concurrently: dozens of CRDs one by one take seconds.
+        let mut creating = tokio::task::JoinSet::new();
+        for (index, crd) in crds.iter().enumerate() {
             let crd: CustomResourceDefinition = serde_json::from_value(crd.clone())
                 .unwrap_or_else(|e| panic!("not a CustomResourceDefinition ({e}): {crd}"));
-            let created = api
-                .create(&PostParams::default(), &crd)
-                .await
-                .unwrap_or_else(|e| {
-                    panic!(
-                        "the API server refused CRD {}: {e}",
-                        crd.metadata.name.clone().unwrap_or_default()
-                    )
-                });
-            names.push(created.metadata.name.expect("a created CRD has a name"));
+            let api = api.clone();
+            creating.spawn(async move {
+                let name = crd.metadata.name.clone().unwrap_or_default();
+                let created = api
+                    .create(&PostParams::default(), &crd)
+                    .await
+                    .unwrap_or_else(|e| panic!("the API server refused CRD {name}: {e}"));
+                (
+                    index,
+                    created.metadata.name.expect("a created CRD has a name"),
+                )
+            });
         }
+        let mut names: Vec<(usize, String)> = creating.join_all().await;
+        names.sort();
+        let names: Vec<String> = names.into_iter().map(|(_, n)| n).collect();
         let mut established = Vec::new();
         for name in names {
             let deadline = Instant::now() + Duration::from_secs(30);

@@ -9,6 +9,10 @@
 //!   or with Crossplane-shaped mTLS certificates ([`Pki`]).
 //! - [`crank`], [`python`]: the crossplane CLI and function-sdk-python's
 //!   interpreter.
+//! - [`crossplane`], [`internal_render`]: Crossplane core and its real
+//!   composition engine (`crossplane internal render`).
+//! - [`CrossplaneCore`], [`KubeControllerManager`]: Crossplane core and
+//!   kube-controller-manager out of cluster against a [`KubeApiServer`].
 //!
 //! The peer binaries come from `bash tests/tools/peers.sh`, which writes
 //! `target/peers/env.sh` exporting their paths (`HYBRID_SPOKE_*`); a missing
@@ -20,17 +24,27 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod crossplane;
+pub mod crossplane_core;
 mod function;
 mod headscale;
 mod kube_apiserver;
+mod kube_controller_manager;
+pub mod providers;
 
 /// The kube client and Kubernetes types the helpers use, for tests.
 pub use k8s_openapi;
 pub use kube;
 
+pub use crossplane::{
+    CompositeInput, CompositeOutput, EngineRender, FunctionInput, crossplane, crossplane_version,
+    from_struct, internal_render, to_struct,
+};
+pub use crossplane_core::CrossplaneCore;
 pub use function::{CertKey, FunctionServer, Pki};
 pub use headscale::{Headscale, HeadscaleVersion};
 pub use kube_apiserver::KubeApiServer;
+pub use kube_controller_manager::KubeControllerManager;
 
 // ---------------------------------------------------------------------------
 // Where things are
@@ -141,20 +155,38 @@ impl Drop for TempDir {
 }
 
 /// A loopback port nothing listens on, never handed out twice by this
-/// process (tests run in parallel, and the kernel reuses released ports).
+/// process (tests run in parallel). It is taken below the kernel's
+/// ephemeral range (`ip_local_port_range`), which every outgoing connection
+/// and every `bind(:0)` on the machine draws from: a port from that range
+/// can be taken by anyone between this check and the peer's bind ("address
+/// already in use" under a loaded CI), one below it only by another
+/// explicit choice. Each test process starts at its own offset.
 pub fn free_port() -> u16 {
-    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
-    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
-    loop {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("bind an ephemeral loopback port")
-            .port();
-        if !given.contains(&port) {
-            given.push(port);
+    static NEXT: std::sync::Mutex<Option<u32>> = std::sync::Mutex::new(None);
+    const LOW: u32 = 10_000;
+    let high = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u32>().ok())
+        .filter(|h| *h > LOW + 1_000)
+        .unwrap_or(32_768);
+    let span = high - LOW;
+    let mut next = NEXT.lock().unwrap_or_else(|e| e.into_inner());
+    let mut candidate = next.unwrap_or_else(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        (std::process::id().wrapping_mul(7_919) ^ nanos) % span
+    });
+    for _ in 0..span {
+        let port = (LOW + candidate % span) as u16;
+        candidate = (candidate + 1) % span;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            *next = Some(candidate);
             return port;
         }
     }
+    panic!("no free loopback port between {LOW} and {high}");
 }
 
 /// A child process in its own process group, its stdout and stderr in a log
