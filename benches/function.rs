@@ -7,9 +7,13 @@
 //!     `examples/aws/xr.yaml` with the Input `examples/input.yaml`, read at
 //!     run time (an inline XR when they are missing; the output says which),
 //!     for the first reconcile (nothing observed), the steady state
-//!     (everything it desired is observed, as applied) and the full spoke
-//!     (`examples/aws/observed/all-ready`: every part ready, the tailnet part
-//!     in the spoke included, connection details from the Secrets there).
+//!     (everything it desired is observed, as applied), cluster-ready
+//!     (`examples/aws/observed/cluster-ready`, with the providers' status)
+//!     and the full spoke (`examples/aws/observed/all-ready`: every part
+//!     ready, connection details from the Secrets there).
+//! (a2) the same requests bytes in, bytes out, as the server handles them:
+//!     decoded by prost, or with the observed resources read in place
+//!     (`function_hybrid_spoke::request`), composed, encoded.
 //! (b) RunFunction over loopback gRPC (plaintext, one HTTP/2 connection as
 //!     Crossplane keeps) against the `function-hybrid-spoke` binary that cargo
 //!     builds beside this bench, i.e. with the bench (= release) profile:
@@ -32,6 +36,7 @@ use std::time::{Duration, Instant};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+use function_hybrid_spoke::wire::Encoding;
 use function_sdk_rust::proto::v1::{RequestMeta, Resource, RunFunctionRequest, Severity, State};
 use function_sdk_rust::resource::json_to_struct;
 use grpc::{Error, Server, SummaryClient, fmt, percentile};
@@ -117,7 +122,10 @@ fn bench(plan: &Plan) -> Result<usize, Error> {
         ("first reconcile", request.clone()),
         ("steady state", steady),
     ];
-    if let Some(full) = all_ready_request() {
+    if let Some(cluster_ready) = observed_request("cluster-ready") {
+        requests.push(("cluster-ready", cluster_ready));
+    }
+    if let Some(full) = observed_request("all-ready") {
         let resources = function_hybrid_spoke::run(&full)
             .desired
             .map_or(0, |d| d.resources.len());
@@ -136,6 +144,27 @@ fn bench(plan: &Plan) -> Result<usize, Error> {
         );
     }
 
+    // (a2) bytes in, bytes out, as the server does, without the transport
+    println!("\n(a2) a whole request in-process: decode, compose, encode (median)");
+    for (name, req) in &requests {
+        let bytes = prost::Message::encode_to_vec(req);
+        let decoded = time_bytes(&bytes, plan, |b| {
+            let req: RunFunctionRequest = prost::Message::decode(b).map_err(|e| e.to_string())?;
+            Ok(Encoding::new(function_hybrid_spoke::run(&req)).to_vec())
+        })?;
+        let in_place = time_bytes(&bytes, plan, |b| {
+            let req = function_hybrid_spoke::request::parse(b).map_err(|e| e.to_string())?;
+            Ok(Encoding::new(function_hybrid_spoke::run_in_place(&req)).to_vec())
+        })?;
+        println!(
+            "    {name:<16} {:>7} KB  prost-decoded {:>9}  read in place {:>9}  ({:.1}x)",
+            bytes.len() / 1024,
+            fmt(decoded),
+            fmt(in_place),
+            decoded.as_secs_f64() / in_place.as_secs_f64().max(1e-9)
+        );
+    }
+
     // (b) + (c) over gRPC
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -151,6 +180,29 @@ fn verdict(met: bool, missed: &mut usize) -> &'static str {
         *missed += 1;
         "MISSED"
     }
+}
+
+/// The median time of `handle` on `bytes`; both ways must answer the same.
+fn time_bytes(
+    bytes: &[u8],
+    plan: &Plan,
+    handle: impl Fn(&[u8]) -> Result<Vec<u8>, String>,
+) -> Result<Duration, Error> {
+    for _ in 0..plan.warmup {
+        std::hint::black_box(handle(std::hint::black_box(bytes))?);
+    }
+    let times: Vec<Duration> = (0..plan.compose_iterations)
+        .map(|_| {
+            let start = Instant::now();
+            let out = handle(std::hint::black_box(bytes));
+            let elapsed = start.elapsed();
+            out.map(|o| {
+                std::hint::black_box(o);
+                elapsed
+            })
+        })
+        .collect::<Result<_, String>>()?;
+    Ok(percentile(&times, 0.50))
 }
 
 fn time_run(req: &RunFunctionRequest, plan: &Plan) -> Vec<Duration> {
@@ -302,10 +354,11 @@ fn example_request() -> Result<(RunFunctionRequest, String), Error> {
     Ok((request, source))
 }
 
-/// The request once every part of the example spoke is ready, as
-/// `hybrid-spoke render --observed examples/aws/observed/all-ready` builds
-/// it; `None` when the examples are not beside the bench.
-fn all_ready_request() -> Option<RunFunctionRequest> {
+/// The request at an observed stage of the example spoke (its resources
+/// and connection Secrets), as `hybrid-spoke render --observed
+/// examples/aws/observed/<stage>` builds it; `None` when the examples are
+/// not beside the bench.
+fn observed_request(stage: &str) -> Option<RunFunctionRequest> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let load = |path: &str| -> Option<Vec<Value>> {
         let text = std::fs::read_to_string(root.join(path)).ok()?;
@@ -315,8 +368,14 @@ fn all_ready_request() -> Option<RunFunctionRequest> {
     };
     let xr = load("examples/aws/xr.yaml")?.into_iter().next()?;
     let input = load("examples/input.yaml")?.into_iter().next()?;
-    let observed: Vec<Value> = load("examples/aws/observed/all-ready/resources.yaml")?
+    let observed: Vec<Value> = load(&format!("examples/aws/observed/{stage}/resources.yaml"))?
         .into_iter()
+        .chain(
+            load(&format!(
+                "examples/aws/observed/{stage}/connection-secrets.yaml"
+            ))
+            .unwrap_or_default(),
+        )
         .filter(|v| !v.is_null())
         .collect();
     let (request, _) =

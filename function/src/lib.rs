@@ -12,6 +12,7 @@ pub mod naming;
 pub mod network;
 pub mod pb;
 pub mod render;
+pub mod request;
 pub mod server;
 pub mod sizing;
 pub mod spoke;
@@ -19,6 +20,7 @@ pub mod status;
 pub mod strict;
 pub mod tailnet;
 pub mod validate;
+pub mod view;
 pub mod wire;
 pub mod xrd;
 
@@ -40,6 +42,17 @@ use crate::validate::Invalid;
 /// value and rule broken, and no composed resources of ours: Crossplane then
 /// keeps what exists and reports the message in the XR's `Synced` condition.
 pub fn run(req: &RunFunctionRequest) -> RunFunctionResponse {
+    run_observed(req, &compose::observed::decoded(req))
+}
+
+/// [`run`] for a request whose observed resources are read in place from
+/// its bytes (the server's path): the same response, byte for byte.
+pub fn run_in_place(req: &request::RequestView<'_>) -> RunFunctionResponse {
+    run_observed(&req.head, &compose::observed::in_place(req))
+}
+
+/// `req`'s own observed resources are not read: `observed` stands for them.
+fn run_observed(req: &RunFunctionRequest, observed: &compose::Observed<'_>) -> RunFunctionResponse {
     let mut rsp = response::to(req, response::DEFAULT_TTL);
 
     let input = validate::input(req.input.as_ref().map(struct_to_json));
@@ -48,7 +61,8 @@ pub fn run(req: &RunFunctionRequest) -> RunFunctionResponse {
         .map(struct_to_json)
         .unwrap_or(serde_json::Value::Null);
     let spoke = input.and_then(|input| {
-        let allocated = match plan_addresses(req, &xr, &input, &mut rsp)? {
+        let built = !observed.is_empty();
+        let allocated = match plan_addresses(req, &xr, &input, built, &mut rsp)? {
             Some(allocated) => allocated,
             None => return Ok(None),
         };
@@ -87,26 +101,7 @@ pub fn run(req: &RunFunctionRequest) -> RunFunctionResponse {
         });
     }
 
-    let observed: compose::Observed<'_> = req
-        .observed
-        .as_ref()
-        .map(|o| {
-            o.resources
-                .iter()
-                .filter_map(|(name, r)| {
-                    Some((
-                        name.as_str(),
-                        compose::ObservedResource {
-                            resource: r.resource.as_ref()?,
-                            connection_details: &r.connection_details,
-                        },
-                    ))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-
-    let composition = compose::compose(&spoke, &observed);
+    let composition = compose::compose(&spoke, observed);
     if let Err(message) = earlier_steps(&mut rsp, &composition) {
         response::fatal(&mut rsp, message);
         return rsp;
@@ -232,6 +227,7 @@ fn plan_addresses(
     req: &RunFunctionRequest,
     xr: &serde_json::Value,
     input: &input::Input,
+    built: bool,
     rsp: &mut RunFunctionResponse,
 ) -> Result<Option<Option<spoke::AllocatedNetwork>>, Vec<validate::Invalid>> {
     let Some(spec) = xr
@@ -255,10 +251,7 @@ fn plan_addresses(
         created: text("/metadata/creationTimestamp"),
         spec: &spec,
         status: &status,
-        built: req
-            .observed
-            .as_ref()
-            .is_some_and(|o| !o.resources.is_empty()),
+        built,
     };
     if input.address_plan.is_some() {
         rsp.requirements

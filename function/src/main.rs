@@ -17,10 +17,12 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use bytes::Bytes;
 use clap::Parser;
-use function_sdk_rust::proto::v1::function_runner_service_server::FunctionRunnerService;
+use function_hybrid_spoke::server::RunFunctionBytes;
 use function_sdk_rust::proto::v1::{RunFunctionRequest, RunFunctionResponse, Severity};
 use function_sdk_rust::{Args, logging};
+use tonic::codegen::BoxFuture;
 use tonic::{Request, Response, Status};
 
 // mimalloc: composing a spoke is mostly allocating small strings and maps
@@ -136,47 +138,54 @@ fn max_recv_bytes(value: u64) -> Result<usize, String> {
         .ok_or_else(|| format!("--max-recv-message-size {value} is too large"))
 }
 
-/// The FunctionRunnerService: every request runs the pure composition
-/// inline (it is CPU-only and takes microseconds, far less than a
-/// `spawn_blocking` hand-off would add).
+/// The RunFunction handler: every request runs the pure composition inline
+/// (it is CPU-only and takes microseconds, far less than a `spawn_blocking`
+/// hand-off would add), reading the observed resources in place from the
+/// request's bytes.
 struct HybridSpoke;
 
-#[tonic::async_trait]
-impl FunctionRunnerService for HybridSpoke {
-    async fn run_function(
+impl RunFunctionBytes for HybridSpoke {
+    fn run_function_bytes(
         &self,
-        request: Request<RunFunctionRequest>,
-    ) -> Result<Response<RunFunctionResponse>, Status> {
-        let req = request.into_inner();
-        let started = std::time::Instant::now();
-        // `run` never panics by contract; should it ever, Crossplane gets an
-        // INTERNAL status naming the cause instead of a reset connection.
-        let rsp = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            function_hybrid_spoke::run(&req)
-        }))
-        .map_err(|panic| {
-            let cause = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".to_string());
-            tracing::error!(tag = tag(&req), %cause, "the composition panicked");
-            Status::internal(format!("function-hybrid-spoke panicked: {cause}"))
-        })?;
-        tracing::debug!(
-            tag = tag(&req),
-            desired_in = desired_count(req.desired.as_ref()),
-            desired_out = desired_count(rsp.desired.as_ref()),
-            results = rsp.results.len(),
-            fatal = rsp
-                .results
-                .iter()
-                .any(|r| r.severity == Severity::Fatal as i32),
-            micros = started.elapsed().as_micros() as u64,
-            "RunFunction"
-        );
-        Ok(Response::new(rsp))
+        request: Request<Bytes>,
+    ) -> BoxFuture<Response<RunFunctionResponse>, Status> {
+        let bytes = request.into_inner();
+        Box::pin(std::future::ready(run_function(&bytes).map(Response::new)))
     }
+}
+
+fn run_function(bytes: &[u8]) -> Result<RunFunctionResponse, Status> {
+    let started = std::time::Instant::now();
+    // What prost would refuse is refused as tonic refuses it: INTERNAL.
+    let req = function_hybrid_spoke::request::parse(bytes)
+        .map_err(|e| Status::internal(e.to_string()))?;
+    // `run` never panics by contract; should it ever, Crossplane gets an
+    // INTERNAL status naming the cause instead of a reset connection.
+    let rsp = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        function_hybrid_spoke::run_in_place(&req)
+    }))
+    .map_err(|panic| {
+        let cause = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_string());
+        tracing::error!(tag = tag(&req.head), %cause, "the composition panicked");
+        Status::internal(format!("function-hybrid-spoke panicked: {cause}"))
+    })?;
+    tracing::debug!(
+        tag = tag(&req.head),
+        desired_in = desired_count(req.head.desired.as_ref()),
+        desired_out = desired_count(rsp.desired.as_ref()),
+        results = rsp.results.len(),
+        fatal = rsp
+            .results
+            .iter()
+            .any(|r| r.severity == Severity::Fatal as i32),
+        micros = started.elapsed().as_micros() as u64,
+        "RunFunction"
+    );
+    Ok(rsp)
 }
 
 fn tag(req: &RunFunctionRequest) -> &str {

@@ -3,12 +3,14 @@
 //! v1alpha), mTLS unless `--insecure`, and the Go SDK's `grpc_server_*`
 //! metrics at `--metrics-address`.
 //!
-//! This is function-sdk-rust's `Server` with one difference: RunFunction
+//! This is function-sdk-rust's `Server` with two differences: RunFunction
 //! responses are written by [`crate::wire::Encoding`] instead of prost,
 //! which measures each composed resource once instead of once per nesting
-//! level (docs/performance.md). The SDK's `Server` takes a
-//! `FunctionRunnerService` and builds its own service with prost's codec,
-//! so using another codec means serving the routes here. Everything else —
+//! level, and a request reaches the function as its bytes, so that it can
+//! read the observed resources in place (`request.rs`; docs/performance.md).
+//! The SDK's `Server` takes a `FunctionRunnerService` and builds its own
+//! service with prost's codec, so using another codec means serving the
+//! routes here; [`Decoded`] still serves any SDK `FunctionRunnerService`. Everything else —
 //! the command-line [`Args`], the protocol types, the descriptor set served
 //! by reflection, the errors — is the SDK's.
 
@@ -19,10 +21,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use bytes::{Buf, Bytes};
 use function_sdk_rust::proto::v1::function_runner_service_server::FunctionRunnerService;
 use function_sdk_rust::proto::v1::{RunFunctionRequest, RunFunctionResponse};
 use function_sdk_rust::{Args, Error};
-use tonic::codec::{Codec, EncodeBuf, Encoder};
+use prost::Message;
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::codegen::BoxFuture;
 use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 use tonic::{Request, Response, Status};
@@ -42,9 +46,39 @@ pub const RUN_FUNCTION_PATH: &str = "/apiextensions.fn.proto.v1.FunctionRunnerSe
 /// How long in-flight calls may take after SIGTERM unless told otherwise.
 pub const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(10);
 
+/// What the server calls for each RunFunction request, given its bytes as
+/// received.
+pub trait RunFunctionBytes: Send + Sync + 'static {
+    fn run_function_bytes(
+        &self,
+        request: Request<Bytes>,
+    ) -> BoxFuture<Response<RunFunctionResponse>, Status>;
+}
+
+/// An SDK `FunctionRunnerService`, called with each request decoded by
+/// prost (a request prost refuses is answered INTERNAL, as tonic does).
+pub struct Decoded<F>(pub Arc<F>);
+
+impl<F: FunctionRunnerService> RunFunctionBytes for Decoded<F> {
+    fn run_function_bytes(
+        &self,
+        request: Request<Bytes>,
+    ) -> BoxFuture<Response<RunFunctionResponse>, Status> {
+        let function = self.0.clone();
+        Box::pin(async move {
+            let (metadata, extensions, bytes) = request.into_parts();
+            let decoded =
+                RunFunctionRequest::decode(bytes).map_err(|e| Status::internal(e.to_string()))?;
+            function
+                .run_function(Request::from_parts(metadata, extensions, decoded))
+                .await
+        })
+    }
+}
+
 /// Serves `function` as `args` say until SIGTERM or SIGINT, then shuts down
 /// gracefully within [`DEFAULT_GRACE_PERIOD`].
-pub async fn serve<F: FunctionRunnerService>(function: F, args: &Args) -> Result<(), Error> {
+pub async fn serve<F: RunFunctionBytes>(function: F, args: &Args) -> Result<(), Error> {
     serve_with_grace(function, args, DEFAULT_GRACE_PERIOD).await
 }
 
@@ -52,7 +86,7 @@ pub async fn serve<F: FunctionRunnerService>(function: F, args: &Args) -> Result
 /// `NOT_SERVING` (every open health `Watch` stream gets it and ends), no new
 /// calls are taken, in-flight RunFunction calls finish, and the process
 /// returns once they did or `grace` has passed, whichever comes first.
-pub async fn serve_with_grace<F: FunctionRunnerService>(
+pub async fn serve_with_grace<F: RunFunctionBytes>(
     function: F,
     args: &Args,
     grace: Duration,
@@ -62,7 +96,7 @@ pub async fn serve_with_grace<F: FunctionRunnerService>(
 
 /// As [`serve_with_grace`], shutting down when `signal` completes instead of
 /// on SIGTERM: tests stop a server in-process this way.
-pub async fn serve_until<F: FunctionRunnerService>(
+pub async fn serve_until<F: RunFunctionBytes>(
     function: F,
     args: &Args,
     grace: Duration,
@@ -187,7 +221,7 @@ impl<F> tonic::server::NamedService for RunFunctionService<F> {
     const NAME: &'static str = SERVICE_NAME;
 }
 
-impl<F: FunctionRunnerService> tower_service::Service<http::Request<tonic::body::Body>>
+impl<F: RunFunctionBytes> tower_service::Service<http::Request<tonic::body::Body>>
     for RunFunctionService<F>
 {
     type Response = http::Response<tonic::body::Body>;
@@ -234,32 +268,44 @@ fn resource_exhausted_for_oversized(response: &mut http::Response<tonic::body::B
 /// The one unary method, calling the function.
 struct RunFunction<F>(Arc<F>);
 
-impl<F: FunctionRunnerService> tonic::server::UnaryService<RunFunctionRequest> for RunFunction<F> {
+impl<F: RunFunctionBytes> tonic::server::UnaryService<Bytes> for RunFunction<F> {
     type Response = RunFunctionResponse;
     type Future = BoxFuture<Response<RunFunctionResponse>, Status>;
 
-    fn call(&mut self, request: Request<RunFunctionRequest>) -> Self::Future {
-        let function = self.0.clone();
-        Box::pin(async move { function.run_function(request).await })
+    fn call(&mut self, request: Request<Bytes>) -> Self::Future {
+        self.0.run_function_bytes(request)
     }
 }
 
-/// Requests decoded by prost; responses written by [`Encoding`].
+/// Requests passed on as their bytes; responses written by [`Encoding`].
 #[derive(Clone, Copy, Default)]
 struct WireCodec;
 
 impl Codec for WireCodec {
     type Encode = RunFunctionResponse;
-    type Decode = RunFunctionRequest;
+    type Decode = Bytes;
     type Encoder = ResponseEncoder;
-    type Decoder = tonic_prost::ProstDecoder<RunFunctionRequest>;
+    type Decoder = RequestBytes;
 
     fn encoder(&mut self) -> Self::Encoder {
         ResponseEncoder
     }
 
     fn decoder(&mut self) -> Self::Decoder {
-        tonic_prost::ProstDecoder::default()
+        RequestBytes
+    }
+}
+
+/// The message's bytes as tonic framed them (no copy: they are split off
+/// its receive buffer).
+struct RequestBytes;
+
+impl Decoder for RequestBytes {
+    type Item = Bytes;
+    type Error = Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Status> {
+        Ok(Some(src.copy_to_bytes(src.remaining())))
     }
 }
 

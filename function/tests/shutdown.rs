@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use function_hybrid_spoke::server::serve_until;
+use function_hybrid_spoke::server::{Decoded, serve_until};
 use function_sdk_rust::Args;
 use function_sdk_rust::proto::v1::function_runner_service_client::FunctionRunnerServiceClient;
 use function_sdk_rust::proto::v1::function_runner_service_server::FunctionRunnerService;
@@ -60,9 +60,14 @@ async fn start(call_takes: Duration, grace: Duration) -> Running {
     };
     let (stop, stopped) = oneshot::channel::<()>();
     let served = tokio::spawn(async move {
-        serve_until(Slow(call_takes), &args, grace, async {
-            let _ = stopped.await;
-        })
+        serve_until(
+            Decoded(std::sync::Arc::new(Slow(call_takes))),
+            &args,
+            grace,
+            async {
+                let _ = stopped.await;
+            },
+        )
         .await
     });
     Running { port, stop, served }

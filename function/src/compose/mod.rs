@@ -122,7 +122,7 @@ impl<'a> Composition<'a> {
 
     /// The observed composed resource of this name, if it exists yet.
     pub fn observed(&self, name: &str) -> Option<ObservedResource<'a>> {
-        self.observed.get(name).copied()
+        self.observed.get(name).cloned()
     }
 
     /// A string at `pointer` (RFC 6901) in an observed resource.

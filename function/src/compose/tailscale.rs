@@ -582,33 +582,17 @@ fn report(c: &mut Composition<'_>, backend: TailnetBackend) {
 }
 
 fn devices(connector: &super::ObservedResource<'_>) -> Vec<TailnetDevice> {
-    let Some(list) = crate::pb::pointer(
-        connector.resource,
-        "/status/atProvider/manifest/status/devices",
-    )
-    .and_then(crate::pb::as_list) else {
-        return Vec::new();
-    };
-    list.iter()
+    let devices = connector
+        .at("/status/atProvider/manifest/status/devices")
+        .and_then(|list| list.items())
+        .unwrap_or_default();
+    devices
+        .iter()
         .filter_map(|device| {
-            let Some(pbjson_types::value::Kind::StructValue(device)) = device.kind.as_ref() else {
-                return None;
-            };
-            let hostname = device
-                .fields
-                .get("hostname")
-                .and_then(crate::pb::as_str)?
-                .to_string();
+            let hostname = device.get("hostname")?.as_str()?.to_string();
             let tailnet_ips = device
-                .fields
                 .get("tailnetIPs")
-                .and_then(crate::pb::as_list)
-                .map(|ips| {
-                    ips.iter()
-                        .filter_map(crate::pb::as_str)
-                        .map(String::from)
-                        .collect()
-                })
+                .map(|ips| ips.strings())
                 .unwrap_or_default();
             Some(TailnetDevice {
                 hostname,
