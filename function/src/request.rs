@@ -8,14 +8,12 @@ use std::collections::{BTreeMap, HashMap};
 use function_sdk_rust::proto::v1::{RunFunctionRequest, State};
 use prost::Message;
 
-use crate::view::{Field, Fields, Segments, StructView};
+use crate::view::{ENTRY_KEY, ENTRY_VALUE, Field, Fields, Segments, StructView};
 
 // Field numbers of run_function.proto.
 const REQUEST_OBSERVED: u32 = 2;
 const STATE_COMPOSITE: u32 = 1;
 const STATE_RESOURCES: u32 = 2;
-const ENTRY_KEY: u32 = 1;
-const ENTRY_VALUE: u32 = 2;
 const RESOURCE_RESOURCE: u32 = 1;
 const RESOURCE_CONNECTION_DETAILS: u32 = 2;
 
@@ -55,16 +53,14 @@ pub fn parse(bytes: &[u8]) -> Result<RequestView<'_>, DecodeError> {
     let mut has_observed = false;
     let mut observed = BTreeMap::new();
     let mut fields = Fields::new(bytes);
-    loop {
-        let before = fields.rest();
-        let Some(field) = fields.next() else { break };
+    while let Some((field, encoded)) = fields.next_encoded() {
         match field {
             Field::Bytes(REQUEST_OBSERVED, state) => {
                 has_observed = true;
                 read_state(state, &mut composite, &mut observed)?;
             }
             // Copied as they are, then decoded by prost in one go.
-            _ => others.extend_from_slice(&before[..before.len() - fields.rest().len()]),
+            _ => others.extend_from_slice(encoded),
         }
     }
     if fields.malformed() {
@@ -85,13 +81,9 @@ fn read_state<'a>(
     observed: &mut BTreeMap<&'a str, ObservedParts<'a>>,
 ) -> Result<(), DecodeError> {
     let mut fields = Fields::new(state);
-    loop {
-        let before = fields.rest();
-        let Some(field) = fields.next() else { break };
+    while let Some((field, encoded)) = fields.next_encoded() {
         match field {
-            Field::Bytes(STATE_COMPOSITE, _) => {
-                composite.extend_from_slice(&before[..before.len() - fields.rest().len()]);
-            }
+            Field::Bytes(STATE_COMPOSITE, _) => composite.extend_from_slice(encoded),
             Field::Bytes(STATE_RESOURCES, entry) => {
                 let (name, parts) = read_resource_entry(entry)?;
                 observed.insert(name, parts);

@@ -97,8 +97,9 @@ pub enum KindView<'a> {
 
 // Field numbers of struct.proto.
 const STRUCT_FIELDS: u32 = 1;
-const ENTRY_KEY: u32 = 1;
-const ENTRY_VALUE: u32 = 2;
+/// A map entry's fields (every protobuf map is encoded this way).
+pub const ENTRY_KEY: u32 = 1;
+pub const ENTRY_VALUE: u32 = 2;
 const VALUE_NULL: u32 = 1;
 const VALUE_NUMBER: u32 = 2;
 const VALUE_STRING: u32 = 3;
@@ -274,9 +275,12 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// The bytes not yet read.
-    pub fn rest(&self) -> &'a [u8] {
-        self.rest
+    /// The next field with its whole encoding (key included), to be
+    /// handed on as it is.
+    pub fn next_encoded(&mut self) -> Option<(Field<'a>, &'a [u8])> {
+        let before = self.rest;
+        let field = self.next()?;
+        Some((field, &before[..before.len() - self.rest.len()]))
     }
 
     /// Whether the iteration stopped on bytes that are not a field.
