@@ -1056,10 +1056,15 @@ async fn wait_for_valid(fake: &FakeTailscale, ids: &[&str]) {
 
 /// A 429 with a long Retry-After (30 s, 90 s) ends the reconcile at once:
 /// Synced=False/RateLimited naming service, endpoint and retry time, and
-/// nothing is sent to the API before the retry time.
+/// nothing is sent to the API before the retry time. The two run side by
+/// side, each on its own API server and fake.
 #[tokio::test]
 async fn a_rate_limit_is_a_condition_not_a_timeout() {
-    for retry in [30u64, 90] {
+    futures::future::join(rate_limited_for(30), rate_limited_for(90)).await;
+}
+
+async fn rate_limited_for(retry: u64) {
+    {
         let env = setup().await;
         let api = Api::<namespaced::TailnetKey>::namespaced(env.client.clone(), NS);
         env.fake.with(|s| s.fail_next.push_back((429, Some(retry))));
