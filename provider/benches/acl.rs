@@ -9,7 +9,7 @@
 //! Prints figures beside their targets; a missed target is printed as
 //! MISSED, not failed.
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/it/support/mod.rs"]
 mod support;
 
 use std::time::{Duration, Instant};

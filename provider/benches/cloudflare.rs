@@ -11,7 +11,7 @@
 //!
 //! `cargo bench -p provider-hybrid-spoke --bench cloudflare`
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/it/support/mod.rs"]
 mod support;
 
 use std::sync::Arc;

@@ -16,7 +16,7 @@
 //! `--bench` on the command line (`cargo test --benches`) it runs 20
 //! resources with a 5 s poll as a smoke test.
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/it/support/mod.rs"]
 mod support;
 
 use std::collections::BTreeMap;

@@ -3,7 +3,7 @@
 //! built here (see docs/testing.md), so that flavour runs only against the
 //! Tailscale fake.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -3,7 +3,7 @@
 //! Lease; killed right after creating a key (a real abort) and restarted,
 //! it neither duplicates nor leaks the key. Its logs hold no secret.
 
-mod support;
+use crate::support;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

@@ -4,7 +4,7 @@
 //! a refused policy, coalescing, and a foreign writer editing the policy
 //! through the API at the same time.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

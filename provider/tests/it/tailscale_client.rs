@@ -1,7 +1,7 @@
 //! The Tailscale API v2 client against the stateful fake, which checks every
 //! request and response against the vendored OpenAPI document.
 
-mod support;
+use crate::support;
 
 use provider_hybrid_spoke::managed::ErrorKind;
 

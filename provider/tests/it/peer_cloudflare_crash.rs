@@ -13,8 +13,13 @@
 //! resource (0 duplicates) and, after delete, none (0 leaks); a record of
 //! someone else must be untouched. Every fourth resource is deleted right
 //! after its create was killed, before it converged.
+//!
+//! Two workers share the API server, each with its own Cloudflare fake and
+//! ClusterProviderConfig, so each fake's counters and tunnels belong to one
+//! sequence of kills (reproducible from its seed) while the API server
+//! serves both.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -118,7 +123,7 @@ async fn drive(
     }
 }
 
-fn tunnel(name: &str) -> namespaced::Tunnel {
+fn tunnel(name: &str, provider_config: &str) -> namespaced::Tunnel {
     let mut t = namespaced::Tunnel::new(
         name,
         namespaced::TunnelSpec {
@@ -143,7 +148,10 @@ fn tunnel(name: &str) -> namespaced::Tunnel {
             write_connection_secret_to_ref: Some(LocalSecretReference {
                 name: format!("{name}-tunnel"),
             }),
-            provider_config_ref: TypedProviderConfigReference::default(),
+            provider_config_ref: TypedProviderConfigReference {
+                name: provider_config.into(),
+                ..Default::default()
+            },
             management_policies: vec![ManagementAction::All],
         },
     );
@@ -169,7 +177,6 @@ fn ready(t: Option<&namespaced::Tunnel>) -> bool {
 #[tokio::test]
 async fn no_leak_no_duplicate_after_crashes_in_create_and_delete() {
     let (_server, client) = support::cluster::provider_api_server(&[NS, "crossplane-system"]).await;
-    let fake = FakeCloudflare::start(TOKEN, &[ZONE]).await;
     let s = Secret {
         metadata: ObjectMeta {
             name: Some("cloudflare".into()),
@@ -186,6 +193,27 @@ async fn no_leak_no_duplicate_after_crashes_in_create_and_delete() {
         .create(&PostParams::default(), &s)
         .await
         .unwrap();
+    let started = Instant::now();
+    let (a, b) = futures::future::join(
+        crash_worker(&client, "a", 0x5eed_1234_abcd_ef01),
+        crash_worker(&client, "b", 0x0ddb_a11c_afe5_1ead),
+    )
+    .await;
+    let (create_kills, delete_kills) = (a.0 + b.0, a.1 + b.1);
+    eprintln!(
+        "{} kills ({create_kills} in create, {delete_kills} in delete) over {} resources in {:?}; {} API calls; 0 leaked tunnels, 0 leaked records, 0 duplicates",
+        create_kills + delete_kills,
+        a.2 + b.2,
+        started.elapsed(),
+        a.3 + b.3
+    );
+    assert!(create_kills >= 100 && delete_kills >= 100);
+}
+
+/// One sequence of kills against its own fake: at least 50 in create and
+/// 50 in delete. Returns (create kills, delete kills, resources, API calls).
+async fn crash_worker(client: &kube::Client, worker: &str, seed: u64) -> (u32, u32, u32, u64) {
+    let fake = FakeCloudflare::start(TOKEN, &[ZONE]).await;
     let spec = ProviderConfigSpec {
         account_id: ACCOUNT.into(),
         base_url: Some(fake.url.clone()),
@@ -204,7 +232,7 @@ async fn no_leak_no_duplicate_after_crashes_in_create_and_delete() {
     };
     fake.set_rate_limit(100_000, Duration::from_secs(300));
     let cpc = pc_namespaced::ClusterProviderConfig::new(
-        "default",
+        worker,
         pc_namespaced::ClusterProviderConfigSpec(spec),
     );
     Api::<pc_namespaced::ClusterProviderConfig>::all(client.clone())
@@ -225,31 +253,38 @@ async fn no_leak_no_duplicate_after_crashes_in_create_and_delete() {
     // calls an uninterrupted create and delete make: the range of kill points
     let measure = |phase: &str| (phase.to_string(), fake.counters().answered);
     let (_, before) = measure("create");
-    api.create(&PostParams::default(), &tunnel("base"))
-        .await
-        .unwrap();
-    drive(&client, &fake, "base", None, ready).await;
+    api.create(
+        &PostParams::default(),
+        &tunnel(&format!("{worker}-base"), worker),
+    )
+    .await
+    .unwrap();
+    drive(client, &fake, &format!("{worker}-base"), None, ready).await;
     let create_calls = fake.counters().answered - before;
     let before = fake.counters().answered;
-    api.delete("base", &DeleteParams::default()).await.unwrap();
-    drive(&client, &fake, "base", None, |t| t.is_none()).await;
+    api.delete(&format!("{worker}-base"), &DeleteParams::default())
+        .await
+        .unwrap();
+    drive(client, &fake, &format!("{worker}-base"), None, |t| {
+        t.is_none()
+    })
+    .await;
     let delete_calls = fake.counters().answered - before;
     eprintln!("an uninterrupted create answers {create_calls} calls, a delete {delete_calls}");
     assert!(create_calls >= 5 && delete_calls >= 3);
 
-    let mut rng = Rng(0x5eed_1234_abcd_ef01);
+    let mut rng = Rng(seed);
     let (mut create_kills, mut delete_kills) = (0, 0);
-    let started = Instant::now();
     let mut i = 0;
-    while create_kills < 100 || delete_kills < 100 {
+    while create_kills < 50 || delete_kills < 50 {
         i += 1;
         assert!(
-            i < 400,
+            i < 200,
             "too few kills happened: {create_kills} + {delete_kills}"
         );
-        let name = format!("c{i}");
+        let name = format!("{worker}{i}");
         let created = api
-            .create(&PostParams::default(), &tunnel(&name))
+            .create(&PostParams::default(), &tunnel(&name, worker))
             .await
             .unwrap();
         let uid_name = tunnel_name(&created);
@@ -258,12 +293,12 @@ async fn no_leak_no_duplicate_after_crashes_in_create_and_delete() {
         let kill = fake.counters().answered + 1 + rng.below(create_calls);
         if i % 4 == 0 {
             // killed during create, then deleted before it ever converged
-            let killed = drive(&client, &fake, &name, Some(kill), |t| {
+            let killed = drive(client, &fake, &name, Some(kill), |t| {
                 ready(t) || fake.counters().answered >= kill
             })
             .await;
             api.delete(&name, &DeleteParams::default()).await.unwrap();
-            drive(&client, &fake, &name, None, |t| t.is_none()).await;
+            drive(client, &fake, &name, None, |t| t.is_none()).await;
             create_kills += u32::from(killed);
             assert!(
                 fake.live_tunnels().is_empty(),
@@ -280,7 +315,7 @@ async fn no_leak_no_duplicate_after_crashes_in_create_and_delete() {
             );
             continue;
         }
-        create_kills += u32::from(drive(&client, &fake, &name, Some(kill), ready).await);
+        create_kills += u32::from(drive(client, &fake, &name, Some(kill), ready).await);
         let live: Vec<_> = fake
             .live_tunnels()
             .into_iter()
@@ -338,7 +373,7 @@ async fn no_leak_no_duplicate_after_crashes_in_create_and_delete() {
 
         api.delete(&name, &DeleteParams::default()).await.unwrap();
         let kill = fake.counters().answered + 1 + rng.below(delete_calls);
-        delete_kills += u32::from(drive(&client, &fake, &name, Some(kill), |t| t.is_none()).await);
+        delete_kills += u32::from(drive(client, &fake, &name, Some(kill), |t| t.is_none()).await);
         assert!(
             fake.live_tunnels().is_empty(),
             "{name}: a tunnel leaked (kill at {kill})"
@@ -355,13 +390,6 @@ async fn no_leak_no_duplicate_after_crashes_in_create_and_delete() {
             "someone else's record was touched"
         );
     }
-    let c = fake.counters();
-    eprintln!(
-        "{} kills ({create_kills} in create, {delete_kills} in delete) over {i} resources in {:?}; {} API calls; 0 leaked tunnels, 0 leaked records, 0 duplicates",
-        create_kills + delete_kills,
-        started.elapsed(),
-        c.requests
-    );
-    assert!(create_kills + delete_kills >= 200);
     assert_eq!(fake.violations(), Vec::<String>::new());
+    (create_kills, delete_kills, i, fake.counters().requests)
 }

@@ -5,8 +5,6 @@
 //! inactive kind's controller once its CRD appears, without a restart. Real
 //! kube-apiserver + etcd (`. target/peers/env.sh` first).
 
-mod support;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

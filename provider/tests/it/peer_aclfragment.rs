@@ -3,7 +3,7 @@
 //! the Tailscale API played by the stateful fake (every body checked against
 //! the vendored OpenAPI document; ETag, If-Match → 412, 429).
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

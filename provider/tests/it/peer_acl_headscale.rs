@@ -3,7 +3,7 @@
 //! the current one just before its PUT) on a real kube-apiserver. Headscale
 //! main's `/api/v2` cannot be built here (docs/testing.md): untested.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -10,7 +10,7 @@
 //! Ready against the Cloudflare fake with the claim's hostnames as proxied
 //! CNAMEs and its token in the connection Secret.
 
-mod support;
+use crate::support;
 
 use std::path::PathBuf;
 use std::sync::Arc;

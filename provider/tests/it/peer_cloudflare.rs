@@ -3,7 +3,7 @@
 //! controllers running in-process, the Cloudflare API played by the
 //! OpenAPI-checking stateful fake (tests/support/fake_cloudflare.rs).
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

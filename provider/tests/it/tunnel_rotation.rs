@@ -7,7 +7,7 @@
 //! connections it made with the old secret and must be restarted with the
 //! new token (docs/provider.md).
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

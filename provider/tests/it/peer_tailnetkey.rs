@@ -3,7 +3,7 @@
 //! reconcilers running in-process, the Tailscale API played by the
 //! OpenAPI-checking fake. Nothing of the Kubernetes API is mocked.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! The Cloudflare client against the stateful fake, which checks every
 //! request and response against the vendored OpenAPI document.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 
