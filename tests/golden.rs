@@ -1,6 +1,6 @@
 //! Golden tests: every example rendered at every stage equals its reviewed
 //! file under tests/golden/. After an intended change, regenerate with
-//! `UPDATE_GOLDEN=1 cargo test --test golden` and review `git diff tests/golden`
+//! `UPDATE_GOLDEN=1 cargo test --test it golden::` and review `git diff tests/golden`
 //! before committing: the diff is the change a user will see.
 
 #[path = "support/examples.rs"]
@@ -30,7 +30,7 @@ fn every_example_renders_as_reviewed() {
     }
     assert!(
         stale.is_empty(),
-        "renders differ from the reviewed golden files: {stale:#?}\nrun UPDATE_GOLDEN=1 cargo test --test golden and review git diff"
+        "renders differ from the reviewed golden files: {stale:#?}\nrun UPDATE_GOLDEN=1 cargo test --test it golden:: and review git diff"
     );
 }
 

@@ -40,9 +40,6 @@ fn function_ref(composition: &Path) -> String {
 /// it gets the composed resources of a stage without their connection
 /// Secrets, and is compared with `hybrid-spoke render` of the same.
 fn crank_render(case: &examples::Case, functions: &Path, flags: &[&str]) -> String {
-    let scratch = functions
-        .parent()
-        .expect("functions.yaml is in the scratch directory");
     let mut command = Command::new(peers::crank());
     command
         .arg("render")
