@@ -787,21 +787,6 @@ async fn converges_under_faults_within_the_rate_limit() {
 }
 
 /// The notes of the events of `reason` about `name`.
-async fn event_notes(client: &kube::Client, name: &str, reason: &str) -> Vec<String> {
-    Api::<Event>::namespaced(client.clone(), NS)
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .filter(|e| {
-            e.reason.as_deref() == Some(reason)
-                && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name)
-        })
-        .filter_map(|e| e.note)
-        .collect()
-}
-
 /// A Tunnel's token Secret deleted, then edited: the same token is read
 /// again and published, no new tunnel, an event says what happened.
 #[tokio::test]
@@ -848,7 +833,7 @@ async fn a_deleted_token_secret_is_published_again() {
     })
     .await;
     wait_for("the event", 10, async || {
-        event_notes(&env.client, "keep", "RepublishedConnectionDetails")
+        support::event_notes(&env.client, NS, "keep", "RepublishedConnectionDetails")
             .await
             .contains(&format!(
                 "the connection Secret {NS}/keep-tunnel is missing: wrote token again, as read from the API"
@@ -874,7 +859,7 @@ async fn a_deleted_token_secret_is_published_again() {
     })
     .await;
     assert!(
-        event_notes(&env.client, "keep", "RepublishedConnectionDetails")
+        support::event_notes(&env.client, NS, "keep", "RepublishedConnectionDetails")
             .await
             .contains(&format!(
                 "the connection Secret {NS}/keep-tunnel lacks token: wrote token again, as read from the API"
@@ -957,7 +942,7 @@ async fn rate_limited_for(retry: u64) {
             env.fake.counters().by_route
         );
         assert!(
-            event_notes(&env.client, &name, "RateLimited")
+            support::event_notes(&env.client, NS, &name, "RateLimited")
                 .await
                 .iter()
                 .any(|n| n.starts_with("rate limited by Cloudflare: GET /accounts/")),

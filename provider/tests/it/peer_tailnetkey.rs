@@ -902,21 +902,6 @@ fn external_name(k: &namespaced::TailnetKey) -> String {
 }
 
 /// The notes of the events of `reason` about `name`.
-async fn event_notes(client: &kube::Client, name: &str, reason: &str) -> Vec<String> {
-    Api::<Event>::namespaced(client.clone(), NS)
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .filter(|e| {
-            e.reason.as_deref() == Some(reason)
-                && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name)
-        })
-        .filter_map(|e| e.note)
-        .collect()
-}
-
 /// The replacement message up to the time the reconciler appends.
 fn replaced_message(k: &namespaced::TailnetKey) -> String {
     let m = cond(&conditions_of(k), "Replaced")
@@ -990,7 +975,7 @@ async fn a_deleted_or_edited_connection_secret_is_repaired() {
         "ConnectionSecretLost"
     );
     assert!(
-        event_notes(&env.client, "lost", "ReplacedExternalResource")
+        support::event_notes(&env.client, NS, "lost", "ReplacedExternalResource")
             .await
             .iter()
             .any(|n| n.starts_with(&expected)),
@@ -1114,7 +1099,7 @@ async fn rate_limited_for(retry: u64) {
             env.fake.with(|s| s.requests.clone())
         );
         assert!(
-            event_notes(&env.client, &name, "RateLimited")
+            support::event_notes(&env.client, NS, &name, "RateLimited")
                 .await
                 .iter()
                 .any(|n| n.starts_with("rate limited by Tailscale: POST /api/v2/tailnet/-/keys")),
